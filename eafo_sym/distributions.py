@@ -228,7 +228,8 @@ def _from_sympy_stats(
     pdf = sps.density(rv)(x)
     cdf = sps.cdf(rv)(x)
     # sympy.stats writes the Student-t normaliser with catalan(1/2); gamma form simplifies.
-    pdf = sp.simplify(sp.gammasimp(pdf.rewrite(sp.gamma)))
+    if pdf.has(sp.catalan):
+        pdf = sp.simplify(sp.gammasimp(pdf.rewrite(sp.gamma)))
     cdf = sp.hyperexpand(cdf)
     if loc != 0 or scale != 1:
         pdf = pdf.subs(x, (x - loc) / scale) / scale

@@ -1,0 +1,252 @@
+r"""The first variation of the entropy functional, derived from its Lagrangian.
+
+Two coordinates describe the same functional (``../shared/EAFO-math.md`` §2-3):
+
+* x-space, no inverse needed: ``H[f] = h(X) + integral p(x) log f'(x) dx``,
+  Lagrangian ``L(x, f, f') = p(x) log f'``;
+* y-space, the paper's form through ``g = f^{-1}``: ``H[g] = -integral q log q dy``
+  with ``q = p(g) g'``, Lagrangian ``L(y, g, g') = -p(g) g' log(p(g) g')``.
+
+:func:`functional_derivative` feeds either Lagrangian to SymPy's
+:func:`~sympy.calculus.euler.euler_equations` and substitutes the activation.
+A perturbation ``delta f`` moves the inverse by ``delta g = -delta f / f'`` and
+``dy = f' dx``, so the two derivatives are tied by
+``dH/df(x) = -dH/dg(f(x))``; :func:`coordinates_agree` checks it.
+
+>>> from eafo_sym.distributions import normal
+>>> functional_derivative(sp.Max(0, x), normal(), interval=(0, sp.oo))
+sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import sympy as sp
+from sympy.calculus.euler import euler_equations
+
+from ._pieces import Segment, check_activation, critical_points, restrict, segments
+from ._symbols import x, y
+from .activations import resolve
+from .distributions import Distribution
+from .entropy import check_distribution
+
+__all__ = [
+    "lagrangian",
+    "functional_derivative",
+    "inverse",
+    "coordinates_agree",
+    "branch_segments",
+    "as_interval",
+    "is_zero",
+]
+
+_F = sp.Function("f")
+_G = sp.Function("g")
+
+
+def lagrangian(dist: Distribution, space: Literal["x", "y"] = "x") -> sp.Expr:
+    """The entropy Lagrangian in terms of an unknown function ``f(x)`` or ``g(y)``.
+
+    >>> from eafo_sym.distributions import logistic
+    >>> lagrangian(logistic())
+    exp(-x)*log(Derivative(f(x), x))/(1 + exp(-x))**2
+    """
+    dist = check_distribution(dist)
+    if space == "x":
+        return dist.pdf * sp.log(_F(x).diff(x))
+    if space == "y":
+        q = dist.pdf.subs(x, _G(y)) * _G(y).diff(y)
+        return -q * sp.log(q)
+    raise ValueError(f"space must be 'x' or 'y', got {space!r}")
+
+
+def as_interval(interval: Any, dist: Distribution) -> tuple[sp.Expr, sp.Expr]:
+    """Normalise ``interval`` (None, a pair or a SymPy Interval) inside the support."""
+    lo, hi = dist.support.inf, dist.support.sup
+    if interval is None:
+        return lo, hi
+    if isinstance(interval, sp.Interval):
+        a, b = interval.inf, interval.sup
+    else:
+        try:
+            a, b = (sp.sympify(v) for v in interval)
+        except (TypeError, ValueError, sp.SympifyError):
+            raise TypeError(f"interval must be a pair (a, b) or a SymPy Interval, got {interval!r}") from None
+    if not (a.is_extended_real and b.is_extended_real):
+        raise ValueError(f"interval ends must be real, got ({a}, {b})")
+    if (a >= b) == sp.true:
+        raise ValueError(f"interval must have a < b, got ({a}, {b})")
+    return sp.Max(a, lo), sp.Min(b, hi)
+
+
+def branch_segments(f: sp.Expr, dist: Distribution, interval: Any = None) -> list[Segment]:
+    """The smooth pieces of ``f`` on the interval, refusing flat ones.
+
+    A flat piece has ``f' = 0``: the output has an atom there, the entropy is
+    ``-inf`` and no functional derivative exists, so the caller must restrict
+    the interval to the branches where ``f`` is strictly monotone.
+    """
+    a, b = as_interval(interval, dist)
+    segs = segments(f, a, b, dist.pdf)
+    flat = [s for s in segs if s.is_flat]
+    if flat:
+        where = ", ".join(f"({s.a}, {s.b})" for s in flat)
+        raise ValueError(
+            f"f = {f} is constant on {where}: its output has an atom there and the entropy is "
+            "-inf; restrict to the invertible branch, e.g. interval=(0, oo)"
+        )
+    return segs
+
+
+def _substitute(expr: sp.Expr, fn: sp.Function, var: sp.Symbol, value: sp.Expr) -> sp.Expr:
+    return expr.subs(fn(var), value).doit()
+
+
+def functional_derivative(
+    f: Any,
+    dist: Distribution,
+    *,
+    space: Literal["x", "y"] = "x",
+    interval: Any = None,
+) -> sp.Expr:
+    r"""``dH/df`` at ``f`` (x-space) or ``dH/dg`` at ``g = f^{-1}`` (y-space).
+
+    Derived as the Euler-Lagrange expression ``dL/df - d/dx dL/df'`` of the
+    Lagrangian (:func:`lagrangian`), then evaluated at the activation.
+
+    Args:
+        f: Activation (registry name, Activation or expression in ``x``).
+        dist: Law of the input.
+        space: ``"x"`` returns an expression in ``x``; ``"y"`` an expression in
+            :data:`eafo_sym.y` for the inverse ``g`` (``f`` must be invertible
+            on the interval, and SymPy must find the inverse).
+        interval: Restrict to ``(a, b)``, e.g. ReLU's invertible branch ``(0, oo)``.
+
+    Returns:
+        The derivative; a Piecewise when ``f`` has several pieces on the interval.
+
+    Raises:
+        ValueError: ``f`` is flat on part of the interval, not invertible
+            (``space="y"``), or the space is unknown.
+
+    >>> from eafo_sym.distributions import normal
+    >>> functional_derivative(x, normal(), space="y")
+    -sqrt(2)*y*exp(-y**2/2)/(2*sqrt(pi))
+    """
+    f = check_activation(resolve(f))
+    dist = check_distribution(dist)
+    if space not in ("x", "y"):
+        raise ValueError(f"space must be 'x' or 'y', got {space!r}")
+    segs = branch_segments(f, dist, interval)
+    pieces = []
+    for seg in segs:
+        p = restrict(dist.pdf, seg.a, seg.b)
+        local = Distribution(dist.name, dist.params, p, dist.cdf, dist.support, None)
+        if space == "x":
+            (el,) = euler_equations(lagrangian(local, "x"), _F(x), x)
+            expr = sp.simplify(_substitute(el.lhs, _F, x, seg.expr))
+            cond = sp.And(x > seg.a, x < seg.b)
+        else:
+            g = inverse(seg.expr, (seg.a, seg.b))
+            (el,) = euler_equations(lagrangian(local, "y"), _G(y), y)
+            expr = sp.simplify(_substitute(el.lhs, _G, y, g))
+            lo, hi = sorted([_limit(seg.expr, seg.a), _limit(seg.expr, seg.b)], key=_key)
+            cond = sp.And(y > lo, y < hi)
+        pieces.append((expr, cond))
+    if len(pieces) == 1:
+        return pieces[0][0]
+    return sp.Piecewise(*pieces, (sp.nan, True))
+
+
+def _key(v: sp.Expr) -> float:
+    return float(v) if v.is_finite else (-1e308 if v == -sp.oo else 1e308)
+
+
+def _limit(expr: sp.Expr, at: sp.Expr) -> sp.Expr:
+    if at.is_finite:
+        return sp.simplify(expr.subs(x, at))
+    return sp.limit(expr, x, at)
+
+
+def inverse(f: Any, interval: Any = (-sp.oo, sp.oo)) -> sp.Expr:
+    """The inverse ``g(y)`` of ``f`` on an interval where it is strictly monotone.
+
+    Args:
+        f: Expression in ``x``.
+        interval: ``(a, b)``; ``f`` must be strictly monotone there.
+
+    Raises:
+        ValueError: ``f`` is not strictly monotone on the interval (it has a
+            turning point or is flat), or SymPy finds no inverse.
+
+    >>> inverse(1 / (1 + sp.exp(-x)))
+    log(-y/(y - 1))
+    >>> inverse(x**2)
+    Traceback (most recent call last):
+    ...
+    ValueError: f = x**2 is not invertible on (-oo, oo): its derivative changes sign at x = 0
+    """
+    f = check_activation(resolve(f))
+    a, b = (sp.sympify(v) for v in interval)
+    d = sp.diff(f, x)
+    if d == 0:
+        raise ValueError(f"f = {f} is constant on ({a}, {b}) and has no inverse")
+    turns = critical_points(d, _key(a), _key(b))
+    if turns:
+        at = ", ".join(f"{sp.nsimplify(t, tolerance=1e-10)}" for t in turns)
+        raise ValueError(
+            f"f = {f} is not invertible on ({a}, {b}): its derivative changes sign at x = {at}"
+        )
+    candidates = sp.solve(sp.Eq(y, f), x)
+    mid = (a + b) / 2 if a.is_finite and b.is_finite else (b - 1 if a == -sp.oo and b.is_finite else (a + 1 if a.is_finite else sp.S.Zero))
+    x0 = sp.Rational(str(float(mid)))
+    y0 = f.subs(x, x0)
+    for g in candidates:
+        try:
+            if abs(complex(sp.N(g.subs(y, y0), 30)) - complex(x0)) < 1e-12:
+                return g
+        except (TypeError, ValueError):
+            continue
+    raise ValueError(f"SymPy finds no inverse of f = {f} on ({a}, {b})")
+
+
+def is_zero(expr: sp.Expr, *, points: int = 7, rtol: float = 1e-10) -> bool:
+    """Whether ``expr`` (in ``x``) vanishes: symbolically if SymPy can show it, else at points.
+
+    The numeric fallback evaluates at ``points`` points in ``[-3, 3]`` with
+    30-digit mpmath and accepts ``|expr| <= rtol``.
+
+    >>> is_zero(sp.log(1 + sp.exp(x)) - sp.log(sp.exp(-x) + 1) - x)
+    True
+    """
+    e = sp.simplify(expr)
+    if e == 0:
+        return True
+    if sp.simplify(e.rewrite(sp.exp)) == 0:
+        return True
+    for k in range(points):
+        t = sp.Rational(-3) + sp.Rational(6 * k, points - 1) + sp.Rational(1, 7)
+        v = sp.N(e.subs(x, t), 30)
+        if not v.is_number or abs(complex(v)) > rtol:
+            return False
+    return True
+
+
+def coordinates_agree(f: Any, dist: Distribution, *, interval: Any = None) -> bool:
+    """Check ``dH/df(x) + dH/dg(f(x)) == 0`` on every branch (x- and y-space agree).
+
+    >>> from eafo_sym.distributions import normal
+    >>> coordinates_agree(sp.exp(x), normal())
+    True
+    >>> coordinates_agree("relu", normal(), interval=(0, sp.oo))
+    True
+    """
+    f = check_activation(resolve(f))
+    for seg in branch_segments(f, dist, interval):
+        iv = (seg.a, seg.b)
+        dfx = functional_derivative(seg.expr, dist, space="x", interval=iv)
+        dgy = functional_derivative(seg.expr, dist, space="y", interval=iv)
+        if not is_zero(dfx + dgy.subs(y, seg.expr)):
+            return False
+    return True
