@@ -1,0 +1,160 @@
+"""Numerically stable forms, applied to SymPy expressions before printing.
+
+Two rewrites make printed code finite wherever the exact value is finite:
+
+1. *Named stable primitives.* ``1/(1 + exp(-t))`` becomes :class:`sigmoid`
+   and ``log(1 + exp(t))`` becomes :class:`softplus`; the printers map them to
+   library functions that never overflow (``exp(800)`` is ``inf`` in float64,
+   ``sigmoid(800)`` is 1). Their derivatives are stated in the same terms, so
+   gradients stay stable too.
+2. *Zero wins over overflow.* In a product ``T * A`` where ``T`` is
+   transcendental in ``x`` (exp, sigmoid, Heaviside, Piecewise, ...) and ``A``
+   is a polynomial in ``x``, the exact value tends to 0 wherever ``T``
+   underflows to 0, because every such ``T`` in our forms decays at least
+   exponentially while ``A`` grows polynomially. Floating point instead gives
+   ``0 * inf = nan`` once ``A`` overflows (``x**2`` overflows at ``|x| > 256``
+   in float16). :func:`guard_products` wraps such products in
+   :class:`zero_guard`, printed as ``T * nan_to_num(A)``: an overflowed ``A``
+   becomes the largest finite value, so an underflowed ``T`` makes the product
+   0. A nan input still gives nan, because ``T(nan)`` is nan, not 0.
+
+>>> from eafo_sym import x
+>>> stabilize(x / (1 + sp.exp(-x)))
+x*sigmoid(x)
+>>> sp.diff(softplus(x), x)
+sigmoid(x)
+>>> guard_products(x * sp.exp(-x**2 / 2), x)
+zero_guard(exp(-x**2/2), x)
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = ["sigmoid", "softplus", "zero_guard", "stabilize", "guard_products"]
+
+
+class sigmoid(sp.Function):  # noqa: N801 - lower case like sp.exp
+    """The logistic function ``1/(1 + exp(-t))``, printed as a library call."""
+
+    @classmethod
+    def eval(cls, t):
+        if t.is_Number or t in (sp.oo, -sp.oo):
+            return 1 / (1 + sp.exp(-t))
+        return None
+
+    def fdiff(self, argindex=1):
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    def _eval_rewrite_as_exp(self, t, **kwargs):
+        return 1 / (1 + sp.exp(-t))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class softplus(sp.Function):  # noqa: N801 - lower case like sp.exp
+    """``log(1 + exp(t))``, printed in a form that cannot overflow."""
+
+    @classmethod
+    def eval(cls, t):
+        if t.is_Number or t in (sp.oo, -sp.oo):
+            return sp.log(1 + sp.exp(t))
+        return None
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_log(self, t, **kwargs):
+        return sp.log(1 + sp.exp(t))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.log)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class zero_guard(sp.Function):  # noqa: N801 - lower case like sp.exp
+    """``T*A`` where ``T == 0`` wins over an overflowed ``A`` (see module docstring)."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_Mul(self, t, a, **kwargs):
+        return t * a
+
+    def _eval_evalf(self, prec):
+        return (self.args[0] * self.args[1])._eval_evalf(prec)
+
+
+def _exp_of(e: sp.Expr) -> sp.Expr | None:
+    """The ``t`` of ``1 + exp(t)`` or None."""
+    if isinstance(e, sp.Add) and len(e.args) == 2 and sp.S.One in e.args:
+        other = e.args[0] if e.args[1] == 1 else e.args[1]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def stabilize(expr: sp.Expr) -> sp.Expr:
+    """Rewrite ``1/(1+exp(-t))`` to ``sigmoid(t)`` and ``log(1+exp(t))`` to ``softplus(t)``.
+
+    >>> from eafo_sym import x
+    >>> stabilize(sp.log(1 + sp.exp(2 * x)) / 2)
+    softplus(2*x)/2
+    """
+
+    def is_target(e: sp.Basic) -> bool:
+        if isinstance(e, sp.log):
+            return _exp_of(e.args[0]) is not None
+        return (
+            isinstance(e, sp.Pow)
+            and e.exp.is_Integer
+            and e.exp < 0
+            and _exp_of(e.base) is not None
+        )
+
+    def rewrite(e: sp.Basic) -> sp.Expr:
+        if isinstance(e, sp.log):
+            return softplus(_exp_of(e.args[0]))
+        return sigmoid(-_exp_of(e.base)) ** (-e.exp)
+
+    return expr.replace(is_target, rewrite)
+
+
+def _is_polynomial_growth(f: sp.Expr, x: sp.Symbol) -> bool:
+    """A factor that can only overflow (never underflow to a spurious 0): a polynomial in x."""
+    if isinstance(f, sp.Pow) and f.exp.is_number:
+        return f.exp.is_positive and _is_polynomial_growth(f.base, x)
+    return f.is_polynomial(x) and not f.atoms(sp.Function, sp.Piecewise, sp.Max, sp.Min)
+
+
+def guard_products(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """Wrap products of a transcendental and a polynomial factor in :class:`zero_guard`.
+
+    >>> from eafo_sym import x
+    >>> guard_products(3 * (1 - x**2) * sp.exp(-x), x)
+    zero_guard(exp(-x), 3 - 3*x**2)
+    >>> guard_products(x**2 + 1, x)
+    x**2 + 1
+    """
+    if not isinstance(expr, sp.Basic) or expr.is_Atom:
+        return expr
+    args = [guard_products(a, x) for a in expr.args]
+    if not isinstance(expr, sp.Mul):
+        return expr.func(*args) if args != list(expr.args) else expr
+    const, poly, trans = [], [], []
+    for f in args:
+        if x not in f.free_symbols:
+            const.append(f)
+        elif _is_polynomial_growth(f, x):
+            poly.append(f)
+        else:
+            trans.append(f)
+    if not poly or not trans:
+        return sp.Mul(*args)
+    return sp.Mul(*const) * zero_guard(sp.Mul(*trans), sp.Mul(*poly))

@@ -1,0 +1,101 @@
+"""The torch printer (its own module: ``sympy.printing.pytorch`` imports torch)."""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.pytorch import TorchPrinter
+
+from .printers import _Fixes, float_literal
+from .stable import sigmoid
+
+__all__ = ["EafoTorchPrinter"]
+
+
+class EafoTorchPrinter(_Fixes, TorchPrinter):
+    """SymPy's torch printer, fixed for activation functions.
+
+    >>> import sympy as sp
+    >>> from eafo_sym import x, eps
+    >>> p = EafoTorchPrinter()
+    >>> p.doprint(sp.Max(0, x, eps))
+    'torch.clamp(torch.maximum(epsilon, x), min=0.0)'
+    >>> p.doprint(sp.Heaviside(x, 0))
+    'torch.ceil(torch.clamp(x, 0.0, 1.0))'
+    >>> p.doprint(sp.Piecewise((x, x > 0)))
+    'torch.where(x > 0, x, math.nan)'
+    """
+
+    _lib = "torch"
+    mapping = {
+        **TorchPrinter.mapping,
+        sp.erf: "torch.special.erf",
+        sp.erfc: "torch.special.erfc",
+        log1p: "torch.log1p",
+        expm1: "torch.expm1",
+        sigmoid: "torch.sigmoid",
+    }
+    _supported_functions = tuple(
+        k for k in mapping if isinstance(k, type) and issubclass(k, sp.Function)
+    )
+
+    def _print_Relational(self, expr):
+        """Infix comparisons: they accept Python numbers on either side and read better."""
+        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
+        lhs = self.parenthesize(expr.lhs, PRECEDENCE["Relational"])
+        rhs = self.parenthesize(expr.rhs, PRECEDENCE["Relational"])
+        return f"{lhs} {op} {rhs}"
+
+    def _fold_minmax(self, expr, fold: str, clamp: str) -> str:
+        num = [a for a in expr.args if a.is_number]
+        sym = sorted((a for a in expr.args if not a.is_number), key=sp.default_sort_key)
+        out = self._print(sym[0])
+        for a in sym[1:]:
+            out = f"{self._lib}.{fold}({out}, {self._print(a)})"
+        if num:
+            # SymPy merges numeric arguments, so there is at most one.
+            out = f"{self._lib}.clamp({out}, {clamp}={float_literal(num[0])})"
+        return out
+
+    def _print_Max(self, expr):
+        """clamp/maximum: torch.max(0, x) fails on a Python number and takes only two args."""
+        return self._fold_minmax(expr, "maximum", "min")
+
+    def _print_Min(self, expr):
+        """clamp/minimum: torch.min(0, x) fails on a Python number and takes only two args."""
+        return self._fold_minmax(expr, "minimum", "max")
+
+    def _print_Heaviside(self, expr):
+        """Value at 0 from the second arg (default 1/2), nan kept; torch.heaviside needs a tensor.
+
+        ``ceil(clamp(u, 0, 1))`` is 1 for u > 0, 0 for u <= 0 and nan for nan
+        in two cheap passes (torch.heaviside maps nan to 0 and is slow on CPU).
+        """
+        h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        a = self._print(expr.args[0])
+        step = f"torch.ceil(torch.clamp({a}, 0.0, 1.0))"
+        if h0 == 0:
+            return step
+        if h0 == 1:
+            return f"(1.0 - torch.ceil(torch.clamp(-({a}), 0.0, 1.0)))"
+        return f"torch.where({a} == 0, {float_literal(h0)}, {step})"
+
+    def _print_Pow(self, expr):
+        """x**2 as x*x (one kernel, exact); sqrt and the rest as torch.sqrt/torch.pow."""
+        if expr.exp == 2:
+            b = self.parenthesize(expr.base, PRECEDENCE["Mul"])
+            return f"{b}*{b}"
+        if expr.exp == -1:
+            return f"torch.reciprocal({self._print(expr.base)})"
+        if expr.exp == sp.S.Half:
+            return f"torch.sqrt({self._print(expr.base)})"
+        base = self._print(expr.base)
+        if expr.base.is_number:
+            base = float_literal(expr.base)
+        return f"torch.pow({base}, {self._print(expr.exp)})"
+
+    def _print_softplus(self, expr):
+        """max(t, 0) + log1p(exp(-|t|)): exact in float64, unlike F.softplus's threshold."""
+        t = self._print(expr.args[0])
+        return f"(torch.clamp({t}, min=0.0) + torch.log1p(torch.exp(-torch.abs({t}))))"
