@@ -15,7 +15,7 @@ and the symbols as variables.
 >>> torch_code(sp.Max(0, x))
 'torch.clamp(x, min=0.0)'
 >>> torch_code(x * sp.exp(-x**2 / 2))
-'torch.exp(-0.5*x*x)*torch.nan_to_num(x)'
+'torch.where((_g1 := torch.exp(-0.5*x*x)) == 0, _g1, _g1*x)'
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ class _Fixes:
             return self._print(body)
         if c == -1:
             return "-" + self.parenthesize(body, PRECEDENCE["Mul"])
-        return f"{float_literal(c)}*{self.parenthesize(body, PRECEDENCE['Mul'])}"
+        lit = str(c) if c.is_Integer else float_literal(c)
+        return f"{lit}*{self.parenthesize(body, PRECEDENCE['Mul'])}"
 
     def _print_Piecewise(self, expr):
         """Nested where with an explicit default: nan when no branch is True (SymPy prints 0)."""
@@ -109,14 +110,19 @@ class _Fixes:
         return out
 
     def _print_zero_guard(self, expr):
-        """T * nan_to_num(A): where an overflowed polynomial A meets an underflowed T, 0 wins.
+        """where(T == 0, T, T*A): an underflowed T wins over an overflowed polynomial A.
 
-        ``nan_to_num`` maps +-inf to the largest finite value (and an
-        ``inf - inf`` nan to 0), so ``0 * A`` is 0; a nan input still gives nan
-        because ``T(nan)`` is nan. One extra elementwise pass, no branch.
+        Where T is not 0 the product is the plain ``T*A`` (so ``1 * inf`` stays
+        inf); a nan input still gives nan because ``T(nan)`` is nan.
         """
-        t = self.parenthesize(expr.args[0], PRECEDENCE["Mul"])
-        return f"{t}*{self._lib}.nan_to_num({self._print(expr.args[1])})"
+        t = self._print(expr.args[0])
+        a = self.parenthesize(expr.args[1], PRECEDENCE["Mul"])
+        if expr.args[0].is_Symbol:
+            return f"{self._lib}.where({t} == 0, {t}, {t}*{a})"
+        # Evaluate T once inside a single expression (module code hoists T instead).
+        self._guard_count = getattr(self, "_guard_count", 0) + 1
+        g = f"_g{self._guard_count}"
+        return f"{self._lib}.where(({g} := {t}) == 0, {g}, {g}*{a})"
 
     def _print_Function(self, expr):
         """Refuse unknown functions by name instead of printing a call that does not exist."""
@@ -189,6 +195,10 @@ class EafoSciPyPrinter(_NumpyLikeFixes, SciPyPrinter):
             return SciPyPrinter._print_Function(self, expr)
         return _Fixes._print_Function(self, expr)
 
+    def _print_erfc_(self, expr):
+        """The stable erfc of :mod:`eafo_sym.codegen.stable`."""
+        return f"scipy.special.erfc({self._print(expr.args[0])})"
+
     def _print_sigmoid(self, expr):
         """scipy.special.expit: never overflows."""
         return f"scipy.special.expit({self._print(expr.args[0])})"
@@ -222,6 +232,10 @@ class EafoJaxPrinter(_NumpyLikeFixes, JaxPrinter):
 
     def _print_erfc(self, expr):
         """jax.scipy.special.erfc: SymPy prints math.erfc, which fails on arrays."""
+        return f"jax.scipy.special.erfc({self._print(expr.args[0])})"
+
+    def _print_erfc_(self, expr):
+        """The stable erfc of :mod:`eafo_sym.codegen.stable`."""
         return f"jax.scipy.special.erfc({self._print(expr.args[0])})"
 
     def _print_sigmoid(self, expr):

@@ -14,9 +14,8 @@ Two rewrites make printed code finite wherever the exact value is finite:
    exponentially while ``A`` grows polynomially. Floating point instead gives
    ``0 * inf = nan`` once ``A`` overflows (``x**2`` overflows at ``|x| > 256``
    in float16). :func:`guard_products` wraps such products in
-   :class:`zero_guard`, printed as ``T * nan_to_num(A)``: an overflowed ``A``
-   becomes the largest finite value, so an underflowed ``T`` makes the product
-   0. A nan input still gives nan, because ``T(nan)`` is nan, not 0.
+   :class:`zero_guard`, printed as ``where(T == 0, T, T*A)``. A nan input
+   still gives nan, because ``T(nan)`` is nan, not 0.
 
 >>> from eafo_sym import x
 >>> stabilize(x / (1 + sp.exp(-x)))
@@ -31,7 +30,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["sigmoid", "softplus", "zero_guard", "stabilize", "guard_products"]
+__all__ = ["sigmoid", "softplus", "erfc_", "zero_guard", "stabilize", "guard_products"]
 
 
 class sigmoid(sp.Function):  # noqa: N801 - lower case like sp.exp
@@ -79,6 +78,29 @@ class softplus(sp.Function):  # noqa: N801 - lower case like sp.exp
         return self.args[0].is_real
 
 
+class erfc_(sp.Function):  # noqa: N801 - lower case like sp.erfc
+    """``erfc(t)`` kept as written: SymPy's erfc turns ``erfc(-u)`` back into ``2 - erfc(u)``."""
+
+    @classmethod
+    def eval(cls, t):
+        if t.is_Number:
+            return sp.erfc(t)
+        return None
+
+    def fdiff(self, argindex=1):
+        t = self.args[0]
+        return -2 * sp.exp(-(t**2)) / sp.sqrt(sp.pi)
+
+    def _eval_rewrite_as_erfc(self, t, **kwargs):
+        return sp.erfc(t)
+
+    def _eval_evalf(self, prec):
+        return sp.erfc(self.args[0])._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
 class zero_guard(sp.Function):  # noqa: N801 - lower case like sp.exp
     """``T*A`` where ``T == 0`` wins over an overflowed ``A`` (see module docstring)."""
 
@@ -100,13 +122,41 @@ def _exp_of(e: sp.Expr) -> sp.Expr | None:
     return None
 
 
+def _erfc_form(e: sp.Basic) -> sp.Expr | None:
+    """``1 + erf(u)`` -> ``erfc(-u)`` and ``1 - erf(u)`` -> ``erfc(u)`` inside a sum, else None.
+
+    ``1 + erf(u)`` loses all relative accuracy for u << 0 (GELU at x = -8 is
+    ``1e-15`` computed as a difference of numbers near 1); erfc does not.
+    """
+    if not isinstance(e, sp.Add) or sp.S.One not in e.args:
+        return None
+    for term in e.args:
+        if isinstance(term, sp.erf):
+            new = erfc_(-term.args[0])
+        elif term.could_extract_minus_sign() and isinstance(-term, sp.erf):
+            new = erfc_((-term).args[0])
+        else:
+            continue
+        rest = list(e.args)
+        rest.remove(sp.S.One)
+        rest.remove(term)
+        return sp.Add(*rest, new)
+    return None
+
+
 def stabilize(expr: sp.Expr) -> sp.Expr:
-    """Rewrite ``1/(1+exp(-t))`` to ``sigmoid(t)`` and ``log(1+exp(t))`` to ``softplus(t)``.
+    """Rewrite to stable primitives: sigmoid, softplus and erfc.
+
+    ``1/(1+exp(-t))`` becomes ``sigmoid(t)``, ``log(1+exp(t))`` becomes
+    ``softplus(t)`` and ``1 +- erf(u)`` becomes ``erfc(-+u)``.
 
     >>> from eafo_sym import x
     >>> stabilize(sp.log(1 + sp.exp(2 * x)) / 2)
     softplus(2*x)/2
+    >>> stabilize(x * (1 + sp.erf(x)) / 2)
+    x*erfc_(-x)/2
     """
+    expr = expr.replace(lambda e: _erfc_form(e) is not None, _erfc_form)
 
     def is_target(e: sp.Basic) -> bool:
         if isinstance(e, sp.log):

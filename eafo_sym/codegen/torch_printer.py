@@ -8,7 +8,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pytorch import TorchPrinter
 
 from .printers import _Fixes, float_literal
-from .stable import sigmoid
+from .stable import erfc_, sigmoid
 
 __all__ = ["EafoTorchPrinter"]
 
@@ -35,6 +35,7 @@ class EafoTorchPrinter(_Fixes, TorchPrinter):
         log1p: "torch.log1p",
         expm1: "torch.expm1",
         sigmoid: "torch.sigmoid",
+        erfc_: "torch.special.erfc",
     }
     _supported_functions = tuple(
         k for k in mapping if isinstance(k, type) and issubclass(k, sp.Function)
