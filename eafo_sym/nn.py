@@ -57,9 +57,9 @@ def celu_bwd_x(x, alpha, grad_output):
 def celu_bwd(x, alpha, grad_output):
     """CELU gradients with respect to x and alpha."""
     _t0 = x > 0
-    _t1 = torch.reciprocal(alpha)
-    _t2 = torch.exp(_t1*x)
-    return (grad_output * (torch.where(_t0, 1, _t2))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t0, 0, -(_t1*torch.where(_t2 == 0, _t2, _t2*x)) + _t2 - 1)), alpha)
+    _t1 = x/alpha
+    _t2 = torch.exp(_t1)
+    return (grad_output * (torch.where(_t0, 1, _t2))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t0, 0, _t2 + torch.where(_t2 == 0, _t2, _t2*(-_t1)) - 1)), alpha)
 
 
 class _CELUFunction(torch.autograd.Function):
@@ -106,21 +106,21 @@ class CELU(torch.nn.Module):
 def crrelu_fwd(x, epsilon):
     """CRReLU forward: ``epsilon*x*exp(-x**2/2) + Max(0, x)``."""
     _t0 = torch.exp(-0.5*x*x)
-    return (epsilon*torch.where(_t0 == 0, _t0, _t0*x) + torch.clamp(x, min=0.0)).to(x.dtype)
+    return (torch.where(_t0 == 0, _t0, _t0*(epsilon*x)) + torch.clamp(x, min=0.0)).to(x.dtype)
 
 
 def crrelu_bwd_x(x, epsilon, grad_output):
     """CRReLU input gradient ``grad_output * df/dx``."""
     _t0 = x*x
     _t1 = torch.exp(-0.5*_t0)
-    return (grad_output * (epsilon*torch.where(_t1 == 0, _t1, _t1*(1 - _t0)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+    return (grad_output * (torch.where(_t1 == 0, _t1, _t1*(epsilon*(1 - _t0))) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
 
 
 def crrelu_bwd(x, epsilon, grad_output):
     """CRReLU gradients with respect to x and epsilon."""
     _t0 = x*x
     _t1 = torch.exp(-0.5*_t0)
-    return (grad_output * (epsilon*torch.where(_t1 == 0, _t1, _t1*(1 - _t0)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t1 == 0, _t1, _t1*x)), epsilon)
+    return (grad_output * (torch.where(_t1 == 0, _t1, _t1*(epsilon*(1 - _t0))) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t1 == 0, _t1, _t1*x)), epsilon)
 
 
 class _CRReLUFunction(torch.autograd.Function):
@@ -226,15 +226,16 @@ class ELU(torch.nn.Module):
 
 def gelu_fwd(x):
     """GELU forward: ``x*(erf(sqrt(2)*x/2) + 1)/2``."""
-    _t0 = torch.special.erfc(-0.7071067811865476*x)
-    return (0.5*torch.where(_t0 == 0, _t0, _t0*x)).to(x.dtype)
+    _t0 = 0.5*x
+    _t1 = torch.special.erfc(-1.4142135623730951*_t0)
+    return (torch.where(_t1 == 0, _t1, _t1*_t0)).to(x.dtype)
 
 
 def gelu_bwd_x(x, grad_output):
     """GELU input gradient ``grad_output * df/dx``."""
-    _t0 = 0.7071067811865476
+    _t0 = 1.4142135623730951*x
     _t1 = torch.exp(-0.5*x*x)
-    return (grad_output * (0.5641895835477563*(_t0*torch.where(_t1 == 0, _t1, _t1*x)) + 0.5*torch.special.erfc(-(_t0*x)))).to(x.dtype)
+    return (grad_output * (0.5*torch.where(_t1 == 0, _t1, _t1*(0.5641895835477563*_t0)) + 0.5*torch.special.erfc(-0.5*_t0))).to(x.dtype)
 
 
 class _GELUFunction(torch.autograd.Function):
@@ -590,7 +591,8 @@ def silu_bwd_x(x, grad_output):
     """SiLU input gradient ``grad_output * df/dx``."""
     _t0 = torch.sigmoid(x)
     _t1 = 1 - _t0
-    return (grad_output * (_t0*(torch.where(_t1 == 0, _t1, _t1*x) + 1))).to(x.dtype)
+    _t2 = torch.where(_t1 == 0, _t1, _t1*x) + 1
+    return (grad_output * (torch.where(_t0 == 0, _t0, torch.where(_t2 == 0, _t2, _t0*_t2)))).to(x.dtype)
 
 
 class _SiLUFunction(torch.autograd.Function):

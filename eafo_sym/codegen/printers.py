@@ -110,19 +110,28 @@ class _Fixes:
         return out
 
     def _print_zero_guard(self, expr):
-        """where(T == 0, T, T*A): an underflowed T wins over an overflowed polynomial A.
+        """where(T == 0, T, T*A) per zero factor T: an underflowed T beats an overflowed A.
 
-        Where T is not 0 the product is the plain ``T*A`` (so ``1 * inf`` stays
+        Where no T is 0 the product is the plain ``T*A`` (so ``1 * inf`` stays
         inf); a nan input still gives nan because ``T(nan)`` is nan.
         """
-        t = self._print(expr.args[0])
-        a = self.parenthesize(expr.args[1], PRECEDENCE["Mul"])
-        if expr.args[0].is_Symbol:
-            return f"{self._lib}.where({t} == 0, {t}, {t}*{a})"
-        # Evaluate T once inside a single expression (module code hoists T instead).
-        self._guard_count = getattr(self, "_guard_count", 0) + 1
-        g = f"_g{self._guard_count}"
-        return f"{self._lib}.where(({g} := {t}) == 0, {g}, {g}*{a})"
+        *zeros, cof = expr.args
+        names, firsts = [], []
+        for t in zeros:
+            if t.is_Symbol:
+                names.append(self._print(t))
+                firsts.append(names[-1])
+            else:
+                # Evaluate T once inside a single expression (module code hoists T instead).
+                self._guard_count = getattr(self, "_guard_count", 0) + 1
+                names.append(f"_g{self._guard_count}")
+                firsts.append(f"({names[-1]} := {self._print(t)})")
+        out = "*".join(names)
+        if cof != 1:
+            out += "*" + self.parenthesize(cof, PRECEDENCE["Mul"])
+        for first, name in reversed(list(zip(firsts, names, strict=True))):
+            out = f"{self._lib}.where({first} == 0, {name}, {out})"
+        return out
 
     def _print_Function(self, expr):
         """Refuse unknown functions by name instead of printing a call that does not exist."""

@@ -189,12 +189,16 @@ def _hoist_guard_factors(repl, reduced, symbols):
 
     def hoist(e: sp.Expr) -> sp.Expr:
         def sub(g: sp.Basic) -> sp.Basic:
-            t = g.args[0]
-            if t.is_Symbol:
-                return g
-            s = next(symbols)
-            out_repl.append((s, t))
-            return zero_guard(s, g.args[1])
+            *zeros, cof = g.args
+            new = []
+            for t in zeros:
+                if t.is_Symbol:
+                    new.append(t)
+                else:
+                    s = next(symbols)
+                    out_repl.append((s, t))
+                    new.append(s)
+            return zero_guard(*new, cof)
 
         return e.replace(lambda g: isinstance(g, zero_guard), sub)
 

@@ -102,15 +102,17 @@ class erfc_(sp.Function):  # noqa: N801 - lower case like sp.erfc
 
 
 class zero_guard(sp.Function):  # noqa: N801 - lower case like sp.exp
-    """``T*A`` where ``T == 0`` wins over an overflowed ``A`` (see module docstring)."""
+    """``T1*...*Tk*A`` where a factor ``Ti == 0`` wins over an overflowed cofactor.
 
-    nargs = 2
+    The last argument ``A`` is the cofactor that may overflow; the others are
+    the factors that may underflow to 0 (see the module docstring).
+    """
 
-    def _eval_rewrite_as_Mul(self, t, a, **kwargs):
-        return t * a
+    def _eval_rewrite_as_Mul(self, *args, **kwargs):
+        return sp.Mul(*args)
 
     def _eval_evalf(self, prec):
-        return (self.args[0] * self.args[1])._eval_evalf(prec)
+        return sp.Mul(*self.args)._eval_evalf(prec)
 
 
 def _exp_of(e: sp.Expr) -> sp.Expr | None:
@@ -176,35 +178,89 @@ def stabilize(expr: sp.Expr) -> sp.Expr:
     return expr.replace(is_target, rewrite)
 
 
-def _is_polynomial_growth(f: sp.Expr, x: sp.Symbol) -> bool:
-    """A factor that can only overflow (never underflow to a spurious 0): a polynomial in x."""
-    if isinstance(f, sp.Pow) and f.exp.is_number:
-        return f.exp.is_positive and _is_polynomial_growth(f.base, x)
+#: Functions bounded on the real line whatever their argument.
+_BOUNDED = (sigmoid, erfc_, sp.erf, sp.erfc, sp.tanh, sp.Heaviside, sp.sin, sp.cos, sp.atan)
+
+
+def _is_polynomial(f: sp.Expr, x: sp.Symbol) -> bool:
+    """A polynomial in x (positive integer powers): it can overflow but never decays to 0."""
     return f.is_polynomial(x) and not f.atoms(sp.Function, sp.Piecewise, sp.Max, sp.Min)
 
 
+def _is_bounded(f: sp.Expr, x: sp.Symbol) -> bool:
+    """Bounded for all real x: never overflows."""
+    if x not in f.free_symbols:
+        return True
+    if isinstance(f, _BOUNDED):
+        return True
+    if isinstance(f, (sp.Add, sp.Mul)):
+        return all(_is_bounded(a, x) for a in f.args)
+    if isinstance(f, sp.Pow):
+        return f.exp.is_Integer and f.exp > 0 and _is_bounded(f.base, x)
+    return False
+
+
+def _is_tame(f: sp.Expr, x: sp.Symbol) -> bool:
+    """Grows at most polynomially as x -> +-inf (so a decaying factor beats it)."""
+    if x not in f.free_symbols or _is_bounded(f, x) or _is_polynomial(f, x):
+        return True
+    if isinstance(f, (sp.Add, sp.Mul, sp.Max, sp.Min, sp.Abs, softplus, zero_guard)):
+        return all(_is_tame(a, x) for a in f.args)
+    if isinstance(f, sp.Piecewise):
+        return all(_is_tame(e, x) for e, _ in f.args)
+    if isinstance(f, sp.Pow):
+        return f.exp.is_Integer and f.exp > 0 and _is_tame(f.base, x)
+    return False
+
+
 def guard_products(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
-    """Wrap products of a transcendental and a polynomial factor in :class:`zero_guard`.
+    """Wrap products whose zero factor must beat an overflowing cofactor in :class:`zero_guard`.
+
+    The rule, for a product of x-dependent factors:
+
+    - *wild* factors (exp and anything not known to grow at most
+      polynomially) may underflow to 0 against the *tame* rest:
+      ``zero_guard(wild, rest)``;
+    - with no wild factor, each non-polynomial tame factor (sigmoid, erfc,
+      softplus, Max, ...; bounded ones merged into one) may be the zero
+      against the rest, which has at most polynomial growth.
+
+    Numeric and parameter factors go into the cofactor, so that ``0.5*x`` is
+    formed before it meets ``erfc`` (``x*erfc`` alone can overflow at the
+    top of the float16 range).
 
     >>> from eafo_sym import x
     >>> guard_products(3 * (1 - x**2) * sp.exp(-x), x)
     zero_guard(exp(-x), 3 - 3*x**2)
     >>> guard_products(x**2 + 1, x)
     x**2 + 1
+    >>> guard_products(sigmoid(x) * (x * (1 - sigmoid(x)) + 1), x)
+    zero_guard(sigmoid(x), zero_guard(1 - sigmoid(x), x) + 1, 1)
     """
     if not isinstance(expr, sp.Basic) or expr.is_Atom:
         return expr
     args = [guard_products(a, x) for a in expr.args]
     if not isinstance(expr, sp.Mul):
         return expr.func(*args) if args != list(expr.args) else expr
-    const, poly, trans = [], [], []
+    const, poly, bounded, tame, wild = [], [], [], [], []
     for f in args:
         if x not in f.free_symbols:
             const.append(f)
-        elif _is_polynomial_growth(f, x):
+        elif _is_polynomial(f, x):
             poly.append(f)
+        elif _is_bounded(f, x):
+            bounded.append(f)
+        elif _is_tame(f, x):
+            tame.append(f)
         else:
-            trans.append(f)
-    if not poly or not trans:
+            wild.append(f)
+    cofactor = sp.Mul(*const, *poly)
+    if wild:
+        rest = [*bounded, *tame]
+        if not rest and not poly:
+            return sp.Mul(*args)
+        return zero_guard(sp.Mul(*wild), cofactor * sp.Mul(*rest))
+    zeros = ([sp.Mul(*bounded)] if bounded else []) + tame
+    if not zeros or len(zeros) + len(poly) < 2:
         return sp.Mul(*args)
-    return sp.Mul(*const) * zero_guard(sp.Mul(*trans), sp.Mul(*poly))
+    return zero_guard(*zeros, cofactor)

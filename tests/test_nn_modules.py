@@ -1,0 +1,237 @@
+"""The generated torch modules: interface, correctness against the paper and mpmath, memory.
+
+Tolerances: float64 results are compared with mpmath (50 digits) to 16 ulp
+relative, with an absolute floor of 16 ulp of 1 (the functions and their
+derivatives are O(1); near a zero of a derivative only the absolute error is
+meaningful). Float32 comparisons with the paper's plain module use
+``torch.testing``'s float32 defaults (rtol 1.3e-6, atol 1e-5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402, N812 - the paper's spelling
+
+from eafo_sym import activations, x  # noqa: E402
+from eafo_sym import nn as gen  # noqa: E402
+from eafo_sym.codegen import to_torch  # noqa: E402
+from eafo_sym.codegen.registry import NN_PATH, nn_source, registry_forms  # noqa: E402
+
+ULP64 = np.finfo(np.float64).eps
+NAMES = sorted(activations.names())
+
+
+class PaperCRReLU(torch.nn.Module):
+    """The paper's pseudocode, verbatim in spirit: one scalar ``lr``."""
+
+    def __init__(self, lr: float = 0.01):
+        super().__init__()
+        self.lr = torch.nn.Parameter(torch.tensor(lr))
+
+    def forward(self, x):
+        return F.relu(x) + self.lr * x * torch.exp(-(x**2) / 2)
+
+
+def _fn(name):
+    cls = gen.ACTIVATIONS[name]
+    return getattr(gen, f"_{cls.__name__}Function")
+
+
+def _defaults(name, dtype=torch.float64, requires_grad=False):
+    return [
+        torch.tensor(float(d), dtype=dtype, requires_grad=requires_grad)
+        for d in activations.get(name).params.values()
+    ]
+
+
+# --- interface -------------------------------------------------------------------------
+
+
+def test_committed_nn_is_up_to_date():
+    fresh = nn_source()
+    assert fresh == Path(NN_PATH).read_text(encoding="utf-8"), (
+        "eafo_sym/nn.py is stale: run `eafo-sym codegen`"
+    )
+    assert nn_source() == fresh  # byte-identical on a second run
+
+
+def test_registry_interface():
+    assert sorted(gen.ACTIVATIONS) == NAMES
+    assert gen.get_act_layer("crrelu") is gen.CRReLU
+    assert gen.get_act_layer(gen.GELU) is gen.GELU
+    with pytest.raises(ValueError, match="unknown activation 'nope'"):
+        gen.get_act_layer("nope")
+    expected = {
+        "crrelu": "CRReLU", "relu": "ReLU", "leaky_relu": "LeakyReLU", "prelu": "PReLU",
+        "elu": "ELU", "celu": "CELU", "selu": "SELU", "gelu": "GELU", "silu": "SiLU",
+        "mish": "Mish", "softplus": "Softplus", "sigmoid": "Sigmoid", "tanh": "Tanh",
+    }
+    for name, cls in expected.items():
+        assert gen.ACTIVATIONS[name].__name__ == cls
+
+
+def test_crrelu_parameter():
+    m = gen.CRReLU()
+    assert [(n, p.shape, float(p)) for n, p in m.named_parameters()] == [
+        ("epsilon", torch.Size([]), pytest.approx(0.01))
+    ]
+    assert float(gen.CRReLU(epsilon=0.2).epsilon) == pytest.approx(0.2)
+    assert "lr" in gen.CRReLU.__doc__
+    gen.CRReLU(inplace=True)  # timm passes inplace=...
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_constructs_without_args_and_only_named_params(name):
+    act = activations.get(name)
+    m = gen.ACTIVATIONS[name]()
+    tensors = dict(m.named_parameters()) | dict(m.named_buffers())
+    assert set(tensors) == {str(p) for p in act.params}
+    assert all(t.dim() == 0 for t in tensors.values())
+
+
+def test_new_registered_activation_is_picked_up(monkeypatch):
+    alpha = sp.Symbol("alpha", real=True)
+    fake = activations.Activation(
+        "zz_test", sp.Max(0, x) + alpha * sp.tanh(x), {alpha: 0.5}, "test", derived=True
+    )
+    monkeypatch.setitem(activations._REGISTRY, "zz_test", lambda: fake)
+    forms = registry_forms()
+    assert "zz_test" in [f.name for f in forms]
+    assert "class ZzTest(torch.nn.Module):" in nn_source()
+
+
+def test_no_float_constant_becomes_a_parameter():
+    cls = to_torch(sp.sqrt(2) * x + sp.Rational(1, 3) * sp.exp(-x), {}, "consts")
+    assert list(cls().parameters()) == [] and list(cls().buffers()) == []
+
+
+# --- correctness ------------------------------------------------------------------------
+
+
+def test_crrelu_matches_paper_module_float32():
+    torch.manual_seed(0)
+    xs = torch.randn(4096) * 3
+    ours, paper = gen.CRReLU(), PaperCRReLU()
+    x1 = xs.clone().requires_grad_()
+    x2 = xs.clone().requires_grad_()
+    y1, y2 = ours(x1), paper(x2)
+    torch.testing.assert_close(y1, y2)
+    g = torch.randn_like(xs)
+    y1.backward(g)
+    y2.backward(g)
+    torch.testing.assert_close(x1.grad, x2.grad)
+    torch.testing.assert_close(ours.epsilon.grad, paper.lr.grad, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradcheck_float64(name):
+    fn = _fn(name)
+    torch.manual_seed(1)
+    xs = torch.randn(24, dtype=torch.float64) * 2
+    xs = torch.where(xs.abs() < 1e-2, xs + 0.1, xs)  # away from kinks at 0
+    xs.requires_grad_()
+    params = _defaults(name, requires_grad=True)
+    assert torch.autograd.gradcheck(fn.apply, (xs, *params), eps=1e-6, atol=1e-7)
+
+
+def _mp_funcs(name):
+    act = activations.get(name)
+    syms = [x, *act.params]
+    f = sp.lambdify(syms, act.expr, modules="mpmath")
+    ds = [sp.lambdify(syms, sp.diff(act.expr, v), modules="mpmath") for v in syms]
+    return act, f, ds
+
+
+def _close64(got, ref):
+    ref = np.asarray(ref, dtype=float)
+    tol = 16 * ULP64 * np.maximum(np.abs(ref), 1.0)
+    return np.all(np.abs(np.asarray(got) - ref) <= tol)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_values_and_gradients_match_mpmath(name):
+    act, f, ds = _mp_funcs(name)
+    pts = [-7.5, -2.3, -1.0, -0.4, 0.3, 1.0, 1.7, 4.2, 9.0]
+    defaults = [float(v) for v in act.params.values()]
+    with mpmath.workdps(50):
+        ref = [float(f(mpmath.mpf(p), *map(mpmath.mpf, defaults))) for p in pts]
+        dref = [
+            [float(d(mpmath.mpf(p), *map(mpmath.mpf, defaults))) for p in pts] for d in ds
+        ]
+    xs = torch.tensor(pts, dtype=torch.float64)
+    params = _defaults(name)
+    out = getattr(gen, f"{name}_fwd")(xs, *params)
+    assert _close64(out.numpy(), ref), (out.tolist(), ref)
+    g = torch.ones_like(xs)
+    gx = getattr(gen, f"{name}_bwd_x")(xs, *params, g)
+    assert _close64(gx.numpy(), dref[0]), (gx.tolist(), dref[0])
+    for i in range(len(params)):
+        # Per-point parameter gradient: differentiate one point at a time.
+        per_point = [
+            float(getattr(gen, f"{name}_bwd")(xs[j : j + 1], *params, g[j : j + 1])[1 + i])
+            for j in range(len(pts))
+        ]
+        assert _close64(per_point, dref[1 + i]), (per_point, dref[1 + i])
+
+
+# --- memory -----------------------------------------------------------------------------
+
+
+def _saved_bytes(module, xs):
+    seen = {}
+
+    def pack(t):
+        seen[(t.data_ptr(), t.numel())] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(xs).sum()
+    return sum(seen.values())
+
+
+def test_saved_for_backward_is_the_input_only():
+    xs = torch.randn(1 << 16, requires_grad=True)
+    nbytes = xs.numel() * xs.element_size()
+    ours = _saved_bytes(gen.CRReLU(), xs)
+    paper = _saved_bytes(PaperCRReLU(), xs)
+    assert nbytes <= ours <= nbytes + 64  # x and the 0-dim epsilon
+    assert paper >= 4 * nbytes  # the plain module keeps several input-sized tensors
+
+
+# --- drop-in: shapes, dtypes, compile ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_shapes_and_dtypes_preserved(name, dtype):
+    m = gen.ACTIVATIONS[name]()
+    for shape in [(), (5,), (2, 3, 4)]:
+        xs = torch.randn(shape, dtype=dtype, requires_grad=True)
+        y = m(xs)
+        assert y.shape == xs.shape and y.dtype == dtype
+        y.sum().backward()
+        assert xs.grad.dtype == dtype and xs.grad.shape == xs.shape
+        for p in m.parameters():
+            assert p.grad is not None and p.grad.dtype == p.dtype and p.grad.shape == p.shape
+
+
+@pytest.mark.slow
+def test_torch_compile_once():
+    torch.manual_seed(0)
+    xs = torch.randn(1000)
+    m = gen.CRReLU()
+    cm = torch.compile(gen.CRReLU())
+    x1, x2 = xs.clone().requires_grad_(), xs.clone().requires_grad_()
+    y1, y2 = m(x1), cm(x2)
+    torch.testing.assert_close(y1, y2)
+    y1.sum().backward()
+    y2.sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+    torch.testing.assert_close(m.epsilon.grad, cm.epsilon.grad, rtol=1e-5, atol=1e-5)
