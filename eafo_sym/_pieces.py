@@ -24,6 +24,9 @@ def check_activation(f: sp.Expr, what: str = "activation") -> sp.Expr:
         raise TypeError(f"{what} must be a SymPy expression, got {type(f).__name__}")
     if isinstance(f, (sp.Rel, sp.logic.boolalg.Boolean)) and not isinstance(f, sp.Expr):
         raise TypeError(f"{what} must be an expression, not a relation or condition: {f}")
+    others = {s for s in f.atoms(sp.Symbol) if s.name == "x" and s != x}
+    if others:
+        raise ValueError(f"{what} uses a symbol 'x' that is not eafo_sym.x (use eafo_sym.x)")
     extra = f.free_symbols - {x}
     if extra:
         names = ", ".join(sorted(map(str, extra)))
@@ -31,9 +34,6 @@ def check_activation(f: sp.Expr, what: str = "activation") -> sp.Expr:
             f"{what} must be a function of x alone; it also depends on {names} "
             "(bind parameters first, e.g. activations.get(name).bind())"
         )
-    others = {s for s in f.atoms(sp.Symbol) if s.name == "x" and s != x}
-    if others:
-        raise ValueError(f"{what} uses a symbol 'x' that is not eafo_sym.x (use eafo_sym.x)")
     return f
 
 
@@ -128,7 +128,14 @@ _MODULES = ["scipy", "numpy"]
 
 @lru_cache(maxsize=512)
 def numeric(expr: sp.Expr):
-    """A NumPy/SciPy callable of x for ``expr`` (cached by expression)."""
+    """A NumPy/SciPy callable of x for ``expr`` (cached by expression).
+
+    Expressions with functions SciPy lacks (``hyper`` in a Student-t CDF with
+    fractional ``nu``) are evaluated by mpmath, element by element.
+    """
+    if expr.has(sp.hyper, sp.meijerg):
+        one = sp.lambdify(x, expr, modules="mpmath")
+        return np.vectorize(lambda t: float(sp.re(one(t))), otypes=[float])
     return sp.lambdify(x, expr, modules=_MODULES)
 
 
@@ -163,11 +170,13 @@ class LogAbs:
         self._mp = sp.lambdify(x, self.stable_expr, modules="mpmath")
 
     def __call__(self, t: float) -> float:
+        # The expanded form first: log(1 - tanh(x)**2) loses every digit to cancellation
+        # by x = 18 while still finite; the raw form covers what the expansion overflows.
         with np.errstate(all="ignore"):
-            v = float(self.fast(t))
+            v = float(self.stable(t))
             if math.isfinite(v):
                 return v
-            v = float(self.stable(t))
+            v = float(self.fast(t))
             if math.isfinite(v):
                 return v
         import mpmath

@@ -230,7 +230,8 @@ def _from_sympy_stats(
     # sympy.stats writes the Student-t normaliser with catalan(1/2); gamma form simplifies.
     if pdf.has(sp.catalan):
         pdf = sp.simplify(sp.gammasimp(pdf.rewrite(sp.gamma)))
-    cdf = sp.hyperexpand(cdf)
+    # hyperexpand leaves exp_polar(I*pi) (= -1) in hyper arguments; plain exp evaluates it.
+    cdf = sp.hyperexpand(cdf).replace(sp.exp_polar, sp.exp)
     if loc != 0 or scale != 1:
         pdf = pdf.subs(x, (x - loc) / scale) / scale
         cdf = cdf.subs(x, (x - loc) / scale)

@@ -203,6 +203,12 @@ def output_law(f: Any, dist: Distribution) -> OutputLaw:
     >>> round(law.continuous_entropy, 10)  # half-normal entropy
     0.7257913526
     """
+    # Far tails overflow exp() in float64 by design; LogAbs falls back to mpmath there.
+    with np.errstate(all="ignore"):
+        return _output_law(f, dist)
+
+
+def _output_law(f: Any, dist: Distribution) -> OutputLaw:
     f = check_activation(resolve(f))
     dist = check_distribution(dist)
     sc = dist.scipy

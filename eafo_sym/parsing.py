@@ -227,6 +227,14 @@ def parse_activation(text: str, params: Iterable[str] = ()) -> sp.Expr:
         raise ValueError(f"formula: invalid syntax at column {exc.offset}: {text!r}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ValueError(f"formula: cannot be parsed ({type(exc).__name__})") from None
+    # Name the most dangerous part first, wherever it sits in the tree.
+    nodes = list(ast.walk(tree))
+    for node in nodes:
+        if isinstance(node, ast.Name) and node.id.startswith("__"):
+            raise ValueError(f"formula: name '{node.id}' is not allowed (dunder names are rejected)")
+    for node in nodes:
+        if isinstance(node, ast.Attribute):
+            raise ValueError(f"formula: attribute access '.{node.attr}' is not allowed")
     try:
         return _Builder(declared).build(tree)
     except RecursionError:

@@ -1,0 +1,61 @@
+"""``eafo-sym entropy``: the differential entropy of an activation's output."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "entropy"
+ORDER = 20
+HELP = "print the differential entropy h(f(X)) of an activation's output"
+EXAMPLE = 'eafo-sym entropy --activation gelu --dist student_t --param nu=5   |   --activation "x*sigmoid(x)"'
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ._common import add_dist_arguments
+
+    p.add_argument(
+        "--activation",
+        required=True,
+        metavar="NAME_OR_FORMULA",
+        help="a registered name (relu, gelu, crrelu, ...) or a formula in x, e.g. 'x*tanh(x)'",
+    )
+    add_dist_arguments(p)
+    p.add_argument(
+        "--method",
+        choices=["numeric", "symbolic"],
+        default="numeric",
+        help="quadrature (default) or a SymPy closed form (injective activations only)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import math
+    import sys
+    import warnings
+
+    import sympy as sp
+
+    from .._symbols import x
+    from ..entropy import EntropyIntegrationWarning, output_entropy, output_law
+    from ._common import activation_from_text, dist_from_args
+
+    f = activation_from_text(args.activation)
+    dist = dist_from_args(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if args.method == "symbolic":
+            value = output_entropy(f, dist, method="symbolic")
+            print(f"h(f(X)) = {sp.sstr(value)} = {float(value):.12g}")
+        else:
+            law = output_law(f, dist) if f.has(x) else None
+            value = law.entropy if law is not None else output_entropy(f, dist)
+            print(f"h(f(X)) = {value:.12g}" if math.isfinite(value) else f"h(f(X)) = {value}")
+            if law is not None and law.atoms:
+                atoms = ", ".join(f"{m:.6g} at {v:g}" for v, m in law.atoms)
+                print(f"atoms: {atoms}; continuous part: mass {law.continuous_mass:.6g}, "
+                      f"entropy {law.continuous_entropy:.12g}")
+    for w in caught:
+        if issubclass(w.category, EntropyIntegrationWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+    print(f"activation: {sp.sstr(f)}; input: {dist}")
+    return 0

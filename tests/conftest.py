@@ -1,0 +1,21 @@
+"""Shared fixtures and settings for the test suite."""
+
+import os
+
+import pytest
+
+# Hypothesis: deterministic and bounded, so CI time does not vary run to run.
+try:
+    from hypothesis import settings
+
+    settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # pragma: no cover
+    pass
+
+
+@pytest.fixture
+def rng():
+    import numpy as np
+
+    return np.random.default_rng(20250101)
