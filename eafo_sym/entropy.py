@@ -128,11 +128,34 @@ class _Branch:
 
         if not (self.lo < yv < self.hi):
             return None
-        a, b = max(self.a, -1e8), min(self.b, 1e8)
-        fa, fb = float(self.f(a)) - yv, float(self.f(b)) - yv
+        a, fa = _finite_end(self.f, self.a, self.b)
+        b, fb = _finite_end(self.f, self.b, self.a)
+        fa, fb = fa - yv, fb - yv
         if not (math.isfinite(fa) and math.isfinite(fb)) or fa * fb > 0:
             return None
         return brentq(lambda t: float(self.f(t)) - yv, a, b, xtol=1e-13, rtol=1e-15, maxiter=300)
+
+
+def _finite_end(fn, t: float, other: float) -> tuple[float, float]:
+    """A bracket end for root finding at ``t`` (or inward of it) where ``f`` is finite.
+
+    An infinite end is replaced by ``+-1e8``, then moved in by decades while
+    ``f`` overflows there: a Gaussian-damped term such as EAFO-SiLU's
+    ``exp(-x**2/2 + 2*x)`` times ``exp(2*x)`` is ``inf * 0 = nan`` at
+    ``1e8`` although ``f`` is finite, and a NaN end used to drop the branch
+    from the preimage sum silently.
+    """
+    with np.errstate(all="ignore"):
+        if math.isfinite(t):
+            return t, float(fn(t))
+        for k in range(8, -1, -1):
+            s = math.copysign(10.0**k, t)
+            if (s - other) * (t - other) <= 0:  # moved past the other end
+                break
+            v = float(fn(s))
+            if math.isfinite(v):
+                return s, v
+    return t, math.nan
 
 
 def _endpoint_value(fn, t: float) -> float:
