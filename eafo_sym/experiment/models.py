@@ -149,6 +149,10 @@ class TinyViT(nn.Module):
             nn.init.trunc_normal_(blk.attn.in_proj_weight, std=0.02, a=-0.04, b=0.04)
             nn.init.zeros_(blk.attn.in_proj_bias)
 
+    def no_weight_decay(self) -> set[str]:
+        """Parameters AdamW should not decay (timm's convention, read by the trainer)."""
+        return {"cls", "pos"}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.embed(x).flatten(2).transpose(1, 2)
         t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], dim=1) + self.pos
