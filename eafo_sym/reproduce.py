@@ -320,10 +320,13 @@ def check_taylor(out: Path | None = None) -> Outcome:
     return Outcome(
         derivation="c_k = (-1)^(k+1)/k int p (h'/f')^k: "
         + ", ".join(sp.sstr(c) for c in coeffs),
-        check="f = x on (0, oo), h = x e^(-x^2/2): c_1, c_2 by Richardson FD; "
-        "|H change - 4-term series| at eta = 0.1; c_2 <= 0",
-        error=max(abs(c1 - cf[0]), abs(c2 - cf[1]), residual, _symbolic_gap(cf[1] <= 0)),
-        tol=1e-6,
+        check="f = x on (0, oo), h = x e^(-x^2/2): c_1, c_2 by Richardson FD of the "
+        "quadrature; |H change - 4-term series| <= eta^5 at eta = 0.1; c_2 <= 0",
+        # The series residual is the truncation (size c_5 eta^5), a condition, not an error.
+        error=max(
+            abs(c1 - cf[0]), abs(c2 - cf[1]), _symbolic_gap(cf[1] <= 0 and residual <= e**5)
+        ),
+        tol=1e-7,
         data={"coefficients": cf, "fd_c1": c1, "fd_c2": c2, "series_residual": residual},
     )
 
