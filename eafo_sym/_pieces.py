@@ -9,6 +9,9 @@ flat pieces, which put atoms into the output law.
 from __future__ import annotations
 
 import math
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -160,6 +163,27 @@ def stable_log_abs(expr: sp.Expr) -> sp.Expr:
     return sp.re(out) if out.has(sp.I) else out
 
 
+class Robust:
+    """Evaluate ``expr(x)`` with NumPy, and with mpmath where NumPy gives inf/inf or 0/0."""
+
+    def __init__(self, expr: sp.Expr):
+        self.fast = numeric(expr)
+        self._mp = sp.lambdify(x, expr, modules="mpmath")
+
+    def __call__(self, t: float) -> float:
+        with np.errstate(all="ignore"):
+            v = float(self.fast(t))
+        if math.isfinite(v):
+            return v
+        import mpmath
+
+        with mpmath.workdps(30):
+            try:
+                return float(mpmath.re(self._mp(mpmath.mpf(t))))
+            except (ZeroDivisionError, ValueError, OverflowError):
+                return v
+
+
 class LogAbs:
     """Evaluate ``log|d(x)|`` accurately: NumPy first, mpmath where NumPy overflows."""
 
@@ -192,7 +216,9 @@ class LogAbs:
         return -math.inf
 
 
-def critical_points(d: sp.Expr, a: float, b: float, *, grid: np.ndarray | None = None) -> list[float]:
+def critical_points(
+    d: sp.Expr, a: float, b: float, *, grid: np.ndarray | None = None
+) -> list[float]:
     """Sign changes of ``d`` (the derivative) inside ``(a, b)``, refined by Brent's method."""
     from scipy.optimize import brentq
 
@@ -219,8 +245,51 @@ def critical_points(d: sp.Expr, a: float, b: float, *, grid: np.ndarray | None =
     return sorted(roots)
 
 
-def integrate_exact(expr: sp.Expr, a: sp.Expr, b: sp.Expr, shift: sp.Expr = 0) -> sp.Expr | None:
-    """``integral_a^b expr dx`` by SymPy, or ``None`` where SymPy finds no closed form.
+#: Seconds SymPy may spend on one exact integral before the caller falls back to quadrature.
+EXACT_TIME_LIMIT = 5.0
+
+
+class _TimeUpError(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float | None):
+    """Raise :class:`_TimeUpError` after ``seconds`` (main thread on POSIX; otherwise no limit).
+
+    SymPy's ``integrate`` can search for minutes before giving up; a wall-clock
+    budget turns that into a fast fallback to quadrature.
+    """
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise _TimeUpError
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def integrate_exact(
+    expr: sp.Expr,
+    a: sp.Expr,
+    b: sp.Expr,
+    shift: sp.Expr = 0,
+    *,
+    seconds: float | None = EXACT_TIME_LIMIT,
+) -> sp.Expr | None:
+    """``integral_a^b expr dx`` by SymPy, or ``None`` where SymPy finds no closed form in time.
 
     ``shift`` (the input law's location) is substituted first, ``x = t + shift``:
     SymPy integrates ``t**2*exp(-t**2/18)`` in milliseconds but takes seconds on
@@ -232,9 +301,13 @@ def integrate_exact(expr: sp.Expr, a: sp.Expr, b: sp.Expr, shift: sp.Expr = 0) -
     t = sp.Dummy("t", real=True)
     e = sp.expand(expr.subs(x, t + shift))
     total = sp.S.Zero
-    for term in sp.Add.make_args(e):
-        part = sp.integrate(term, (t, a - shift, b - shift))
-        if part.has(sp.Integral):
-            return None
-        total += part
-    return sp.simplify(sp.expand(total.rewrite(sp.erf)))
+    try:
+        with time_limit(seconds):
+            for term in sp.Add.make_args(e):
+                part = sp.integrate(term, (t, a - shift, b - shift))
+                if part.has(sp.Integral):
+                    return None
+                total += part
+            return sp.simplify(sp.expand(total.rewrite(sp.erf)))
+    except _TimeUpError:
+        return None

@@ -231,7 +231,9 @@ def parse_activation(text: str, params: Iterable[str] = ()) -> sp.Expr:
     nodes = list(ast.walk(tree))
     for node in nodes:
         if isinstance(node, ast.Name) and node.id.startswith("__"):
-            raise ValueError(f"formula: name '{node.id}' is not allowed (dunder names are rejected)")
+            raise ValueError(
+                f"formula: name '{node.id}' is not allowed (dunder names are rejected)"
+            )
     for node in nodes:
         if isinstance(node, ast.Attribute):
             raise ValueError(f"formula: attribute access '.{node.attr}' is not allowed")

@@ -19,9 +19,10 @@ import math
 import numbers
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
-from ._pieces import LogAbs, check_activation, integrate_exact, numeric, restrict
+from ._pieces import LogAbs, Robust, check_activation, integrate_exact, restrict
 from ._symbols import x
 from .activations import resolve
 from .distributions import Distribution
@@ -86,15 +87,27 @@ def entropy_taylor(
             integrand = p * ratio**k
             part = integrate_exact(integrand, seg.a, seg.b, _location(dist)) if exact else None
             if part is None:
-                fn = numeric(integrand)
-                val, _ = _quad(lambda t, fn=fn: float(fn(t)), float(seg.a), float(seg.b), f"c_{k}")
-                part = sp.Float(val, 15)
+                part = sp.Float(_numeric_moment(ratio**k, dist, seg.a, seg.b, f"c_{k}"), 15)
             total += part
         coeffs.append(sp.simplify(sp.Rational((-1) ** (k + 1), k) * total))
     return coeffs
 
 
-def entropy_change(f: Any, h: Any, dist: Distribution, eta: float, *, interval: Any = None) -> float:
+def _numeric_moment(expr: sp.Expr, dist: Distribution, a: sp.Expr, b: sp.Expr, what: str) -> float:
+    """``integral_a^b p(x) expr(x) dx`` by quadrature, with SciPy's stable log-density."""
+    fn, logpdf = Robust(expr), dist.scipy.logpdf
+
+    def integrand(t: float) -> float:
+        p = math.exp(float(logpdf(t)))
+        return 0.0 if p == 0.0 else p * float(fn(t))
+
+    with np.errstate(all="ignore"):
+        return _quad(integrand, float(a), float(b), what)[0]
+
+
+def entropy_change(
+    f: Any, h: Any, dist: Distribution, eta: float, *, interval: Any = None
+) -> float:
     """``H[f + eta*h] - H[f] = integral p log(1 + eta h'/f')`` by quadrature (no series).
 
     The independent number the Taylor coefficients are checked against.

@@ -72,7 +72,9 @@ def as_interval(interval: Any, dist: Distribution) -> tuple[sp.Expr, sp.Expr]:
         try:
             a, b = (sp.sympify(v) for v in interval)
         except (TypeError, ValueError, sp.SympifyError):
-            raise TypeError(f"interval must be a pair (a, b) or a SymPy Interval, got {interval!r}") from None
+            raise TypeError(
+                f"interval must be a pair (a, b) or a SymPy Interval, got {interval!r}"
+            ) from None
     if not (a.is_extended_real and b.is_extended_real):
         raise ValueError(f"interval ends must be real, got ({a}, {b})")
     if (a >= b) == sp.true:
@@ -199,8 +201,9 @@ def inverse(f: Any, interval: Any = (-sp.oo, sp.oo)) -> sp.Expr:
             f"f = {f} is not invertible on ({a}, {b}): its derivative changes sign at x = {at}"
         )
     candidates = sp.solve(sp.Eq(y, f), x)
-    mid = (a + b) / 2 if a.is_finite and b.is_finite else (b - 1 if a == -sp.oo and b.is_finite else (a + 1 if a.is_finite else sp.S.Zero))
-    x0 = sp.Rational(str(float(mid)))
+    from ._pieces import _midpoint
+
+    x0 = sp.Rational(str(float(_midpoint(a, b))))
     y0 = f.subs(x, x0)
     for g in candidates:
         try:

@@ -108,10 +108,10 @@ def worst_activation(
     erf(sqrt(2)*x/2)
     >>> w.entropy
     log(2)
-    >>> worst_activation(normal(), 1, 1)
+    >>> worst_activation(normal(), 1, 1)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: worst_activation: boundary values coincide (y_a = y_b = 1); no monotone activation joins them
+    ValueError: worst_activation: boundary values coincide (y_a = y_b = 1); no monotone ...
     """
     dist = check_distribution(dist)
     y_a, y_b = _as_param("worst_activation", "y_a", y_a), _as_param("worst_activation", "y_b", y_b)

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         f"  {show(d.dH_df)}",
         "y-space dH/dg at g = f^-1:",
         f"  {show(d.dH_dg) if d.dH_dg is not None else '(no inverse found)'}",
-        f"  agreement dH/df(x) = -dH/dg(f(x)): {'verified' if d.coordinates_agree else 'NOT verified'}",
+        "  agreement dH/df(x) = -dH/dg(f(x)): "
+        + ("verified" if d.coordinates_agree else "NOT verified"),
         "",
         "worst activation with boundary conditions f(-oo)=0, f(oo)=1 (WAFBC):",
         f"  {show(w.expr)}",

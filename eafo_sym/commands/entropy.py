@@ -7,7 +7,10 @@ import argparse
 NAME = "entropy"
 ORDER = 20
 HELP = "print the differential entropy h(f(X)) of an activation's output"
-EXAMPLE = 'eafo-sym entropy --activation gelu --dist student_t --param nu=5   |   --activation "x*sigmoid(x)"'
+EXAMPLE = (
+    "eafo-sym entropy --activation gelu --dist student_t --param nu=5\n"
+    "  eafo-sym entropy --activation 'x*sigmoid(x)' --dist laplace --param b=2"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
