@@ -3,6 +3,12 @@
 # Printed by eafo_sym.codegen from these closed forms (SymPy, x = input):
 #   celu: Piecewise((x, x > 0), (alpha*(exp(x/alpha) - 1), True))
 #   crrelu: epsilon*x*exp(-x**2/2) + Max(0, x)
+#   eafo_elu: epsilon*Piecewise(((x + 1)*exp(-x*(x + 2)/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))
+#   eafo_leaky_relu: alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)
+#   eafo_prelu: alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)
+#   eafo_silu: epsilon*(x*(1 - exp(x)) + x*(exp(x) + 1)*(x + exp(x) + 1) + 2*exp(x) + 2)*exp(-x*(x - 2)/2)/(2*(exp(x) + 1)**3) + x/(1 + exp(-x))
+#   eafo_softplus: epsilon*(beta + x*(exp(beta*x) + 1))*exp(-x*(2*beta + x)/2) + log(exp(beta*x) + 1)/beta
+#   eafo_tanh: epsilon*(x/2 - tanh(x))*exp(-x**2/2)*cosh(x)**2 + tanh(x)
 #   elu: Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))
 #   gelu: x*(erf(sqrt(2)*x/2) + 1)/2
 #   leaky_relu: alpha*Min(0, x) + Max(0, x)
@@ -35,7 +41,7 @@ import math
 
 import torch
 
-__all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'GELU', 'LeakyReLU', 'Mish', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer']
+__all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer']
 
 def _reduce_to(grad, p):
     """Sum a parameter gradient over the dimensions ``p`` was broadcast along."""
@@ -46,7 +52,7 @@ def _reduce_to(grad, p):
 
 def celu_fwd(x, alpha):
     """CELU forward: ``Piecewise((x, x > 0), (alpha*(exp(x/alpha) - 1), True))``."""
-    return (torch.where(x > 0, x, alpha*(torch.exp(x/alpha) - 1))).to(x.dtype)
+    return (torch.where(x > 0, x, alpha*torch.expm1(x/alpha))).to(x.dtype)
 
 
 def celu_bwd_x(x, alpha, grad_output):
@@ -59,7 +65,7 @@ def celu_bwd(x, alpha, grad_output):
     _t0 = x > 0
     _t1 = x/alpha
     _t2 = torch.exp(_t1)
-    return (grad_output * (torch.where(_t0, 1, _t2))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t0, 0, _t2 + torch.where(_t2 == 0, _t2, _t2*(-_t1)) - 1)), alpha)
+    return (grad_output * (torch.where(_t0, 1, _t2))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t0, 0, torch.where(_t2 == 0, _t2, _t2*(-_t1)) + torch.expm1(_t1))), alpha)
 
 
 class _CELUFunction(torch.autograd.Function):
@@ -105,20 +111,20 @@ class CELU(torch.nn.Module):
 
 def crrelu_fwd(x, epsilon):
     """CRReLU forward: ``epsilon*x*exp(-x**2/2) + Max(0, x)``."""
-    _t0 = torch.exp(-0.5*x*x)
+    _t0 = torch.exp(-0.5*(x*x))
     return (torch.where(_t0 == 0, _t0, _t0*(epsilon*x)) + torch.clamp(x, min=0.0)).to(x.dtype)
 
 
 def crrelu_bwd_x(x, epsilon, grad_output):
     """CRReLU input gradient ``grad_output * df/dx``."""
-    _t0 = x*x
+    _t0 = (x*x)
     _t1 = torch.exp(-0.5*_t0)
     return (grad_output * (torch.where(_t1 == 0, _t1, _t1*(epsilon*(1 - _t0))) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
 
 
 def crrelu_bwd(x, epsilon, grad_output):
     """CRReLU gradients with respect to x and epsilon."""
-    _t0 = x*x
+    _t0 = (x*x)
     _t1 = torch.exp(-0.5*_t0)
     return (grad_output * (torch.where(_t1 == 0, _t1, _t1*(epsilon*(1 - _t0))) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t1 == 0, _t1, _t1*x)), epsilon)
 
@@ -166,9 +172,459 @@ class CRReLU(torch.nn.Module):
         return f"epsilon={float(self.epsilon.detach()):g}"
 
 
+def eafo_elu_fwd(x, alpha, epsilon):
+    """EafoELU forward: ``epsilon*Piecewise(((x + 1)*exp(-x*(x + 2)/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
+    _t0 = torch.exp(-0.5*(x*(x + 2)))
+    _t1 = torch.exp(-0.5*(x*x))
+    return (epsilon*torch.where(x < 0, torch.where(_t0 == 0, _t0, _t0*((x + 1)/alpha)), torch.where(_t1 == 0, _t1, _t1*x)) + torch.where(x > 0, x, alpha*torch.expm1(x))).to(x.dtype)
+
+
+def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
+    """EafoELU input gradient ``grad_output * df/dx``."""
+    _t0 = (x*x)
+    _t1 = torch.exp(-0.5*(x*(x + 2)))
+    _t2 = torch.exp(-0.5*_t0)
+    return (grad_output * (epsilon*torch.where(x < 0, torch.where(_t1 == 0, _t1, _t1*((1 - ((x + 1)*(x + 1)))/alpha)), torch.where(_t2 == 0, _t2, _t2*(1 - _t0))) + torch.where(x > 0, 1, alpha*torch.exp(x)))).to(x.dtype)
+
+
+def eafo_elu_bwd(x, alpha, epsilon, grad_output):
+    """EafoELU gradients with respect to x and alpha, epsilon."""
+    _t0 = x > 0
+    _t1 = torch.exp(-0.5*(x*(x + 2)))
+    _t2 = torch.reciprocal(alpha)
+    _t3 = x + 1
+    _t4 = x < 0
+    _t5 = (x*x)
+    _t6 = torch.exp(-0.5*_t5)
+    return (grad_output * (epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*(1 - (_t3*_t3)))), torch.where(_t6 == 0, _t6, _t6*(1 - _t5))) + torch.where(_t0, 1, alpha*torch.exp(x)))).to(x.dtype), _reduce_to(grad_output * (epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(-(_t3/(alpha*alpha)))), 0) + torch.where(_t0, 0, torch.expm1(x))), alpha), _reduce_to(grad_output * (torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*_t3)), torch.where(_t6 == 0, _t6, _t6*x))), epsilon)
+
+
+class _EafoELUFunction(torch.autograd.Function):
+    """EafoELU with an analytic backward that saves only the input."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, epsilon):
+        ctx.save_for_backward(x, alpha, epsilon,)
+        return eafo_elu_fwd(x, alpha, epsilon)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        x, alpha, epsilon, = ctx.saved_tensors
+        if any(ctx.needs_input_grad[1:]):
+            return eafo_elu_bwd(x, alpha, epsilon, grad_output)
+        return (eafo_elu_bwd_x(x, alpha, epsilon, grad_output), None, None,)
+
+
+class EafoELU(torch.nn.Module):
+    """elu + eps * (EAFO correction); eps = 0.01 as in the paper, entropy-descent sign -1.
+
+    ``f(x) = epsilon*Piecewise(((x + 1)*exp(-x*(x + 2)/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``
+
+    Forward and backward are printed from the closed form and its SymPy
+    derivatives; backward saves only the input.
+
+    Args:
+        alpha: initial value, learnable (nn.Parameter); default 1.0.
+        epsilon: initial value, learnable (nn.Parameter); default 0.01.
+        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+    """
+
+    def __init__(self, alpha: float = 1.0, epsilon: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = torch.nn.Parameter(torch.tensor(float(alpha)))
+        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _EafoELUFunction.apply(x, self.alpha, self.epsilon)
+
+    def extra_repr(self) -> str:
+        return f"alpha={float(self.alpha.detach()):g}, epsilon={float(self.epsilon.detach()):g}"
+
+
+def eafo_leaky_relu_fwd(x, alpha, epsilon):
+    """EafoLeakyReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
+    _t0 = torch.exp(-0.5*(x*x))
+    return (alpha*torch.clamp(x, max=0.0) + epsilon*torch.where(x < 0, torch.where(_t0 == 0, _t0, _t0*(x/alpha)), torch.where(_t0 == 0, _t0, _t0*x)) + torch.clamp(x, min=0.0)).to(x.dtype)
+
+
+def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
+    """EafoLeakyReLU input gradient ``grad_output * df/dx``."""
+    _t0 = (x*x)
+    _t1 = torch.exp(-0.5*_t0)
+    _t2 = 1 - _t0
+    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + epsilon*torch.where(x < 0, torch.where(_t1 == 0, _t1, _t1*(_t2/alpha)), torch.where(_t1 == 0, _t1, _t1*_t2)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+
+
+def eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output):
+    """EafoLeakyReLU gradients with respect to x and alpha, epsilon."""
+    _t0 = (x*x)
+    _t1 = torch.exp(-0.5*_t0)
+    _t2 = torch.reciprocal(alpha)
+    _t3 = 1 - _t0
+    _t4 = x < 0
+    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*_t3)), torch.where(_t1 == 0, _t1, _t1*_t3)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(-(x/(alpha*alpha)))), 0) + torch.clamp(x, max=0.0)), alpha), _reduce_to(grad_output * (torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*x)), torch.where(_t1 == 0, _t1, _t1*x))), epsilon)
+
+
+class _EafoLeakyReLUFunction(torch.autograd.Function):
+    """EafoLeakyReLU with an analytic backward that saves only the input."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, epsilon):
+        ctx.save_for_backward(x, alpha, epsilon,)
+        return eafo_leaky_relu_fwd(x, alpha, epsilon)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        x, alpha, epsilon, = ctx.saved_tensors
+        if any(ctx.needs_input_grad[1:]):
+            return eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output)
+        return (eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output), None, None,)
+
+
+class EafoLeakyReLU(torch.nn.Module):
+    """leaky_relu + eps * (EAFO correction); eps = 0.01 as in the paper, entropy-descent sign -1.
+
+    ``f(x) = alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``
+
+    Forward and backward are printed from the closed form and its SymPy
+    derivatives; backward saves only the input.
+
+    Args:
+        alpha: initial value, learnable (nn.Parameter); default 0.01.
+        epsilon: initial value, learnable (nn.Parameter); default 0.01.
+        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+    """
+
+    def __init__(self, alpha: float = 0.01, epsilon: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = torch.nn.Parameter(torch.tensor(float(alpha)))
+        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _EafoLeakyReLUFunction.apply(x, self.alpha, self.epsilon)
+
+    def extra_repr(self) -> str:
+        return f"alpha={float(self.alpha.detach()):g}, epsilon={float(self.epsilon.detach()):g}"
+
+
+def eafo_prelu_fwd(x, alpha, epsilon):
+    """EafoPReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
+    _t0 = torch.exp(-0.5*(x*x))
+    return (alpha*torch.clamp(x, max=0.0) + epsilon*torch.where(x < 0, torch.where(_t0 == 0, _t0, _t0*(x/alpha)), torch.where(_t0 == 0, _t0, _t0*x)) + torch.clamp(x, min=0.0)).to(x.dtype)
+
+
+def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
+    """EafoPReLU input gradient ``grad_output * df/dx``."""
+    _t0 = (x*x)
+    _t1 = torch.exp(-0.5*_t0)
+    _t2 = 1 - _t0
+    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + epsilon*torch.where(x < 0, torch.where(_t1 == 0, _t1, _t1*(_t2/alpha)), torch.where(_t1 == 0, _t1, _t1*_t2)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+
+
+def eafo_prelu_bwd(x, alpha, epsilon, grad_output):
+    """EafoPReLU gradients with respect to x and alpha, epsilon."""
+    _t0 = (x*x)
+    _t1 = torch.exp(-0.5*_t0)
+    _t2 = torch.reciprocal(alpha)
+    _t3 = 1 - _t0
+    _t4 = x < 0
+    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*_t3)), torch.where(_t1 == 0, _t1, _t1*_t3)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(-(x/(alpha*alpha)))), 0) + torch.clamp(x, max=0.0)), alpha), _reduce_to(grad_output * (torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*x)), torch.where(_t1 == 0, _t1, _t1*x))), epsilon)
+
+
+class _EafoPReLUFunction(torch.autograd.Function):
+    """EafoPReLU with an analytic backward that saves only the input."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, epsilon):
+        ctx.save_for_backward(x, alpha, epsilon,)
+        return eafo_prelu_fwd(x, alpha, epsilon)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        x, alpha, epsilon, = ctx.saved_tensors
+        if any(ctx.needs_input_grad[1:]):
+            return eafo_prelu_bwd(x, alpha, epsilon, grad_output)
+        return (eafo_prelu_bwd_x(x, alpha, epsilon, grad_output), None, None,)
+
+
+class EafoPReLU(torch.nn.Module):
+    """prelu + eps * (EAFO correction); eps = 0.01 as in the paper, entropy-descent sign -1.
+
+    ``f(x) = alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``
+
+    Forward and backward are printed from the closed form and its SymPy
+    derivatives; backward saves only the input.
+
+    Args:
+        alpha: initial value, learnable (nn.Parameter); default 0.25.
+        epsilon: initial value, learnable (nn.Parameter); default 0.01.
+        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+    """
+
+    def __init__(self, alpha: float = 0.25, epsilon: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = torch.nn.Parameter(torch.tensor(float(alpha)))
+        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _EafoPReLUFunction.apply(x, self.alpha, self.epsilon)
+
+    def extra_repr(self) -> str:
+        return f"alpha={float(self.alpha.detach()):g}, epsilon={float(self.epsilon.detach()):g}"
+
+
+def eafo_silu_fwd(x, epsilon):
+    """EafoSiLU forward: ``epsilon*(x*(1 - exp(x)) + x*(exp(x) + 1)*(x + exp(x) + 1) + 2*exp(x) + 2)*exp(-x*(x - 2)/2)/(2*(exp(x) + 1)**3) + x/(1 + exp(-x))``."""
+    _t0 = torch.sigmoid(x)
+    _t1 = 2*x
+    _t2 = (x*x)
+    _t3 = 5*x
+    _t4 = (_t0*_t0)
+    _t5 = torch.pow(_t0, 3)
+    _t6 = torch.exp(-0.5*(x*(x - 2)))
+    return (torch.where(_t0 == 0, _t0, _t0*x) + torch.where(_t6 == 0, _t6, _t6*(0.5*(epsilon*(-4*_t0 + _t1 + _t2 + 2*_t4 + torch.where(_t0 == 0, _t0, _t0*(-2*_t2)) + torch.where(_t0 == 0, _t0, _t0*(-_t3)) + torch.where(_t4 == 0, _t4, _t4*_t2) + torch.where(_t4 == 0, _t4, _t4*_t3) + torch.where(_t5 == 0, _t5, _t5*(-_t1)) + 2))))).to(x.dtype)
+
+
+def eafo_silu_bwd_x(x, epsilon, grad_output):
+    """EafoSiLU input gradient ``grad_output * df/dx``."""
+    _t0 = torch.sigmoid(x)
+    _t1 = 1 - _t0
+    _t2 = 2*x
+    _t3 = torch.pow(_t0, 3)
+    _t4 = 4*_t0
+    _t5 = 5*x
+    _t6 = (x*x)
+    _t7 = 2*_t6
+    _t8 = (_t0*_t0)
+    _t9 = _t6 + 2
+    _t10 = _t2 + _t9 + torch.where(_t0 == 0, _t0, _t0*(-_t5 - _t7 - 4)) + torch.where(_t3 == 0, _t3, _t3*(-_t2)) + torch.where(_t8 == 0, _t8, _t8*(_t5 + _t9))
+    _t11 = _t4 - 4*x + torch.where(_t1 == 0, _t1, _t1*(-_t5)) + torch.where(_t1 == 0, _t1, _t1*(-_t7)) - 9
+    _t12 = torch.where(_t1 == 0, _t1, _t1*(3*x)) + 1
+    _t13 = _t2 - _t4 + torch.where(_t1 == 0, _t1, _t1*_t7) + torch.where(_t1 == 0, _t1, _t1*(10*x)) + 9
+    _t14 = torch.exp(-0.5*(x*(x - 2)))
+    _t15 = torch.where(_t1 == 0, _t1, _t1*x) + 1
+    return (grad_output * (torch.where(_t14 == 0, _t14, _t14*(0.5*(epsilon*(_t2 + torch.where(_t10 == 0, _t10, _t10*(1 - x)) + torch.where(_t0 == 0, _t0, torch.where(_t11 == 0, _t11, _t0*_t11)) + torch.where(_t3 == 0, _t3, torch.where(_t12 == 0, _t12, _t3*_t12*(-2))) + torch.where(_t8 == 0, _t8, torch.where(_t13 == 0, _t13, _t8*_t13)) + 2)))) + torch.where(_t0 == 0, _t0, torch.where(_t15 == 0, _t15, _t0*_t15)))).to(x.dtype)
+
+
+def eafo_silu_bwd(x, epsilon, grad_output):
+    """EafoSiLU gradients with respect to x and epsilon."""
+    _t0 = torch.sigmoid(x)
+    _t1 = 1 - _t0
+    _t2 = torch.exp(-0.5*(x*(x - 2)))
+    _t3 = 2*x
+    _t4 = torch.pow(_t0, 3)
+    _t5 = 4*_t0
+    _t6 = 5*x
+    _t7 = (x*x)
+    _t8 = 2*_t7
+    _t9 = (_t0*_t0)
+    _t10 = _t7 + 2
+    _t11 = torch.where(_t9 == 0, _t9, _t9*(_t10 + _t6))
+    _t12 = torch.where(_t4 == 0, _t4, _t4*(-_t3))
+    _t13 = torch.where(_t0 == 0, _t0, _t0*(-_t6 - _t8 - 4))
+    _t14 = _t10 + _t11 + _t12 + _t13 + _t3
+    _t15 = _t5 - 4*x + torch.where(_t1 == 0, _t1, _t1*(-_t6)) + torch.where(_t1 == 0, _t1, _t1*(-_t8)) - 9
+    _t16 = torch.where(_t1 == 0, _t1, _t1*(3*x)) + 1
+    _t17 = _t3 - _t5 + torch.where(_t1 == 0, _t1, _t1*_t8) + torch.where(_t1 == 0, _t1, _t1*(10*x)) + 9
+    _t18 = torch.where(_t1 == 0, _t1, _t1*x) + 1
+    return (grad_output * (torch.where(_t2 == 0, _t2, _t2*(0.5*(epsilon*(_t3 + torch.where(_t14 == 0, _t14, _t14*(1 - x)) + torch.where(_t0 == 0, _t0, torch.where(_t15 == 0, _t15, _t0*_t15)) + torch.where(_t4 == 0, _t4, torch.where(_t16 == 0, _t16, _t4*_t16*(-2))) + torch.where(_t9 == 0, _t9, torch.where(_t17 == 0, _t17, _t9*_t17)) + 2)))) + torch.where(_t0 == 0, _t0, torch.where(_t18 == 0, _t18, _t0*_t18)))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t2 == 0, _t2, _t2*(0.5*_t11 + 0.5*_t12 + 0.5*_t13 + 0.5*_t7 + x + 1))), epsilon)
+
+
+class _EafoSiLUFunction(torch.autograd.Function):
+    """EafoSiLU with an analytic backward that saves only the input."""
+
+    @staticmethod
+    def forward(ctx, x, epsilon):
+        ctx.save_for_backward(x, epsilon,)
+        return eafo_silu_fwd(x, epsilon)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        x, epsilon, = ctx.saved_tensors
+        if any(ctx.needs_input_grad[1:]):
+            return eafo_silu_bwd(x, epsilon, grad_output)
+        return (eafo_silu_bwd_x(x, epsilon, grad_output), None,)
+
+
+class EafoSiLU(torch.nn.Module):
+    """silu + eps * (EAFO correction on the monotone branch, in the 1/f'^2 metric); eps = 0.01 as in the paper, entropy-descent sign -1.
+
+    ``f(x) = epsilon*(x*(1 - exp(x)) + x*(exp(x) + 1)*(x + exp(x) + 1) + 2*exp(x) + 2)*exp(-x*(x - 2)/2)/(2*(exp(x) + 1)**3) + x/(1 + exp(-x))``
+
+    Forward and backward are printed from the closed form and its SymPy
+    derivatives; backward saves only the input.
+
+    Args:
+        epsilon: initial value, learnable (nn.Parameter); default 0.01.
+        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+    """
+
+    def __init__(self, epsilon: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _EafoSiLUFunction.apply(x, self.epsilon)
+
+    def extra_repr(self) -> str:
+        return f"epsilon={float(self.epsilon.detach()):g}"
+
+
+def eafo_softplus_fwd(x, beta, epsilon):
+    """EafoSoftplus forward: ``epsilon*(beta + x*(exp(beta*x) + 1))*exp(-x*(2*beta + x)/2) + log(exp(beta*x) + 1)/beta``."""
+    _t0 = torch.exp(-0.5*(x*(2*beta + x)))
+    _t1 = torch.exp(-0.5*(x*x))
+    return (epsilon*(_t0*beta + torch.where(_t0 == 0, _t0, _t0*x) + torch.where(_t1 == 0, _t1, _t1*x)) + (torch.clamp(beta*x, min=0.0) + torch.log1p(torch.exp(-torch.abs(beta*x))))/beta).to(x.dtype)
+
+
+def eafo_softplus_bwd_x(x, beta, epsilon, grad_output):
+    """EafoSoftplus input gradient ``grad_output * df/dx``."""
+    _t0 = (x*x)
+    _t1 = beta + x
+    _t2 = torch.exp(-0.5*_t0)
+    _t3 = torch.exp(-0.5*(x*(2*beta + x)))
+    return (grad_output * (epsilon*(torch.where(_t2 == 0, _t2, _t2*(1 - _t0)) + torch.where(_t3 == 0, _t3, _t3*(-(_t1*beta) - (_t1*x) + 1))) + torch.sigmoid(beta*x))).to(x.dtype)
+
+
+def eafo_softplus_bwd(x, beta, epsilon, grad_output):
+    """EafoSoftplus gradients with respect to x and beta, epsilon."""
+    _t0 = beta*x
+    _t1 = torch.sigmoid(_t0)
+    _t2 = (x*x)
+    _t3 = torch.exp(-0.5*_t2)
+    _t4 = _t2 - 1
+    _t5 = torch.exp(-0.5*(x*(2*beta + x)))
+    _t6 = beta + x
+    return (grad_output * (_t1 + epsilon*(torch.where(_t3 == 0, _t3, _t3*(-_t4)) + torch.where(_t5 == 0, _t5, _t5*(-(_t6*beta) - (_t6*x) + 1))))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t1 == 0, _t1, _t1*(x/beta)) + torch.where(_t5 == 0, _t5, _t5*(epsilon*(-_t0 - _t4))) - ((torch.clamp(_t0, min=0.0) + torch.log1p(torch.exp(-torch.abs(_t0))))/(beta*beta))), beta), _reduce_to(grad_output * (torch.where(_t3 == 0, _t3, _t3*x) + torch.where(_t5 == 0, _t5, _t5*_t6)), epsilon)
+
+
+class _EafoSoftplusFunction(torch.autograd.Function):
+    """EafoSoftplus with an analytic backward that saves only the input."""
+
+    @staticmethod
+    def forward(ctx, x, beta, epsilon):
+        ctx.save_for_backward(x, beta, epsilon,)
+        return eafo_softplus_fwd(x, beta, epsilon)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        x, beta, epsilon, = ctx.saved_tensors
+        if any(ctx.needs_input_grad[1:]):
+            return eafo_softplus_bwd(x, beta, epsilon, grad_output)
+        return (eafo_softplus_bwd_x(x, beta, epsilon, grad_output), None, None,)
+
+
+class EafoSoftplus(torch.nn.Module):
+    """softplus + eps * (EAFO correction); eps = 0.01 as in the paper, entropy-descent sign -1.
+
+    ``f(x) = epsilon*(beta + x*(exp(beta*x) + 1))*exp(-x*(2*beta + x)/2) + log(exp(beta*x) + 1)/beta``
+
+    Forward and backward are printed from the closed form and its SymPy
+    derivatives; backward saves only the input.
+
+    Args:
+        beta: initial value, learnable (nn.Parameter); default 1.0.
+        epsilon: initial value, learnable (nn.Parameter); default 0.01.
+        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+    """
+
+    def __init__(self, beta: float = 1.0, epsilon: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.beta = torch.nn.Parameter(torch.tensor(float(beta)))
+        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _EafoSoftplusFunction.apply(x, self.beta, self.epsilon)
+
+    def extra_repr(self) -> str:
+        return f"beta={float(self.beta.detach()):g}, epsilon={float(self.epsilon.detach()):g}"
+
+
+def eafo_tanh_fwd(x, epsilon):
+    """EafoTanh forward: ``epsilon*(x/2 - tanh(x))*exp(-x**2/2)*cosh(x)**2 + tanh(x)``."""
+    _t0 = torch.tanh(x)
+    _t1 = 0.5*x
+    _t2 = 0.25*torch.exp(-(_t1*(x + 4))) + 0.25*torch.exp(-(_t1*(x - 4))) + 0.5*torch.exp(-0.5*(x*x))
+    return (_t0 + torch.where(_t2 == 0, _t2, _t2*(epsilon*(-_t0 + _t1)))).to(x.dtype)
+
+
+def eafo_tanh_bwd_x(x, epsilon, grad_output):
+    """EafoTanh input gradient ``grad_output * df/dx``."""
+    _t0 = torch.tanh(x)
+    _t1 = (_t0*_t0)
+    _t2 = 0.5*x
+    _t3 = torch.exp(-(_t2*(x - 4)))
+    _t4 = torch.exp(-(_t2*(x + 4)))
+    _t5 = torch.exp(-0.5*(x*x))
+    _t6 = 0.125*epsilon
+    _t7 = _t3 + _t4 + 2*_t5
+    _t8 = torch.where(_t3 == 0, _t3, _t3*(2 - x)) + torch.where(_t4 == 0, _t4, _t4*(-x - 2)) + torch.where(_t5 == 0, _t5, _t5*(-2*x))
+    return (grad_output * (-_t1 + torch.where(_t7 == 0, _t7, _t7*(_t6*(2*_t1 - 1))) + torch.where(_t8 == 0, _t8, _t8*(_t6*(-2*_t0 + x))) + 1)).to(x.dtype)
+
+
+def eafo_tanh_bwd(x, epsilon, grad_output):
+    """EafoTanh gradients with respect to x and epsilon."""
+    _t0 = torch.tanh(x)
+    _t1 = (_t0*_t0)
+    _t2 = 0.5*x
+    _t3 = torch.exp(-(_t2*(x - 4)))
+    _t4 = torch.exp(-(_t2*(x + 4)))
+    _t5 = torch.exp(-0.5*(x*x))
+    _t6 = _t3 + _t4 + 2*_t5
+    _t7 = 0.125*epsilon
+    _t8 = torch.where(_t3 == 0, _t3, _t3*(2 - x)) + torch.where(_t4 == 0, _t4, _t4*(-x - 2)) + torch.where(_t5 == 0, _t5, _t5*(-2*x))
+    return (grad_output * (-_t1 + torch.where(_t6 == 0, _t6, _t6*(_t7*(2*_t1 - 1))) + torch.where(_t8 == 0, _t8, _t8*(_t7*(-2*_t0 + x))) + 1)).to(x.dtype), _reduce_to(grad_output * (torch.where(_t6 == 0, _t6, _t6*(-0.25*_t0 + 0.125*x))), epsilon)
+
+
+class _EafoTanhFunction(torch.autograd.Function):
+    """EafoTanh with an analytic backward that saves only the input."""
+
+    @staticmethod
+    def forward(ctx, x, epsilon):
+        ctx.save_for_backward(x, epsilon,)
+        return eafo_tanh_fwd(x, epsilon)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        x, epsilon, = ctx.saved_tensors
+        if any(ctx.needs_input_grad[1:]):
+            return eafo_tanh_bwd(x, epsilon, grad_output)
+        return (eafo_tanh_bwd_x(x, epsilon, grad_output), None,)
+
+
+class EafoTanh(torch.nn.Module):
+    """tanh + eps * (EAFO correction); eps = 0.01 as in the paper, entropy-descent sign -1.
+
+    ``f(x) = epsilon*(x/2 - tanh(x))*exp(-x**2/2)*cosh(x)**2 + tanh(x)``
+
+    Forward and backward are printed from the closed form and its SymPy
+    derivatives; backward saves only the input.
+
+    Args:
+        epsilon: initial value, learnable (nn.Parameter); default 0.01.
+        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+    """
+
+    def __init__(self, epsilon: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _EafoTanhFunction.apply(x, self.epsilon)
+
+    def extra_repr(self) -> str:
+        return f"epsilon={float(self.epsilon.detach()):g}"
+
+
 def elu_fwd(x, alpha):
     """ELU forward: ``Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
-    return (torch.where(x > 0, x, alpha*(torch.exp(x) - 1))).to(x.dtype)
+    return (torch.where(x > 0, x, alpha*torch.expm1(x))).to(x.dtype)
 
 
 def elu_bwd_x(x, alpha, grad_output):
@@ -179,8 +635,7 @@ def elu_bwd_x(x, alpha, grad_output):
 def elu_bwd(x, alpha, grad_output):
     """ELU gradients with respect to x and alpha."""
     _t0 = x > 0
-    _t1 = torch.exp(x)
-    return (grad_output * (torch.where(_t0, 1, _t1*alpha))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t0, 0, _t1 - 1)), alpha)
+    return (grad_output * (torch.where(_t0, 1, alpha*torch.exp(x)))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t0, 0, torch.expm1(x))), alpha)
 
 
 class _ELUFunction(torch.autograd.Function):
@@ -234,7 +689,7 @@ def gelu_fwd(x):
 def gelu_bwd_x(x, grad_output):
     """GELU input gradient ``grad_output * df/dx``."""
     _t0 = 1.4142135623730951*x
-    _t1 = torch.exp(-0.5*x*x)
+    _t1 = torch.exp(-0.5*(x*x))
     return (grad_output * (0.5*torch.where(_t1 == 0, _t1, _t1*(0.5641895835477563*_t0)) + 0.5*torch.special.erfc(-0.5*_t0))).to(x.dtype)
 
 
@@ -337,7 +792,7 @@ def mish_fwd(x):
 def mish_bwd_x(x, grad_output):
     """Mish input gradient ``grad_output * df/dx``."""
     _t0 = torch.tanh((torch.clamp(x, min=0.0) + torch.log1p(torch.exp(-torch.abs(x)))))
-    _t1 = (1 - _t0*_t0)*torch.sigmoid(x)
+    _t1 = (1 - (_t0*_t0))*torch.sigmoid(x)
     return (grad_output * (_t0 + torch.where(_t1 == 0, _t1, _t1*x))).to(x.dtype)
 
 
@@ -477,7 +932,7 @@ class ReLU(torch.nn.Module):
 
 def selu_fwd(x, alpha, lambda_):
     """SELU forward: ``lambda_*Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
-    return (lambda_*torch.where(x > 0, x, alpha*(torch.exp(x) - 1))).to(x.dtype)
+    return (lambda_*torch.where(x > 0, x, alpha*torch.expm1(x))).to(x.dtype)
 
 
 def selu_bwd_x(x, alpha, lambda_, grad_output):
@@ -488,9 +943,8 @@ def selu_bwd_x(x, alpha, lambda_, grad_output):
 def selu_bwd(x, alpha, lambda_, grad_output):
     """SELU gradients with respect to x and alpha, lambda_."""
     _t0 = x > 0
-    _t1 = torch.exp(x)
-    _t2 = _t1 - 1
-    return (grad_output * (lambda_*torch.where(_t0, 1, _t1*alpha))).to(x.dtype), _reduce_to(grad_output * (lambda_*torch.where(_t0, 0, _t2)), alpha), _reduce_to(grad_output * (torch.where(_t0, x, _t2*alpha)), lambda_)
+    _t1 = torch.expm1(x)
+    return (grad_output * (lambda_*torch.where(_t0, 1, alpha*torch.exp(x)))).to(x.dtype), _reduce_to(grad_output * (lambda_*torch.where(_t0, 0, _t1)), alpha), _reduce_to(grad_output * (torch.where(_t0, x, _t1*alpha)), lambda_)
 
 
 class _SELUFunction(torch.autograd.Function):
@@ -695,7 +1149,7 @@ def tanh_fwd(x):
 
 def tanh_bwd_x(x, grad_output):
     """Tanh input gradient ``grad_output * df/dx``."""
-    return (grad_output * (1 - torch.tanh(x)*torch.tanh(x))).to(x.dtype)
+    return (grad_output * (1 - (torch.tanh(x)*torch.tanh(x)))).to(x.dtype)
 
 
 class _TanhFunction(torch.autograd.Function):
@@ -736,6 +1190,12 @@ class Tanh(torch.nn.Module):
 ACTIVATIONS: dict[str, type] = {
     'celu': CELU,
     'crrelu': CRReLU,
+    'eafo_elu': EafoELU,
+    'eafo_leaky_relu': EafoLeakyReLU,
+    'eafo_prelu': EafoPReLU,
+    'eafo_silu': EafoSiLU,
+    'eafo_softplus': EafoSoftplus,
+    'eafo_tanh': EafoTanh,
     'elu': ELU,
     'gelu': GELU,
     'leaky_relu': LeakyReLU,

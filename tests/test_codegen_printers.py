@@ -110,8 +110,10 @@ def test_erf_and_erfc_use_torch_special():
 
 
 def test_x_squared_is_a_product():
-    assert torch_code(x**2) == "x*x"
-    assert torch_code(sp.exp(-(x**2) / 2)) == "torch.exp(-0.5*x*x)"
+    assert torch_code(x**2) == "(x*x)"
+    assert torch_code(sp.exp(-(x**2) / 2)) == "torch.exp(-0.5*(x*x))"
+    # Regression: as a denominator it must stay grouped (x/alpha**2, not x/alpha*alpha).
+    assert _torch_eval(x / a**2, [1.0], alpha=2.0).tolist() == [0.25]
 
 
 # --- stable forms ----------------------------------------------------------------------
@@ -226,3 +228,16 @@ def test_importing_package_and_codegen_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_exponentials_are_merged_and_rationals_of_exp_become_sigmoid_polynomials():
+    # exp(-x^2/2) * cosh(x)^2: cosh overflows where the product is tiny.
+    e = (x / 2 - sp.tanh(x)) * sp.exp(-(x**2) / 2) * sp.cosh(x) ** 2
+    assert not stabilize(e).has(sp.cosh)
+    out = _torch_eval(e, [800.0, -800.0, float("inf")]).tolist()
+    assert out == [0.0, 0.0, 0.0]
+    # exp(x)/(1 + exp(x))**2 = s*(1 - s): no inf/inf at x = 800.
+    r = sp.exp(x) / (1 + sp.exp(x)) ** 2
+    assert stabilize(r).has(sigmoid) and not stabilize(r).has(sp.exp)
+    assert _torch_eval(r, [800.0, -800.0]).tolist() == [0.0, 0.0]
+    assert float(_torch_eval(r, [0.0])[0]) == 0.25

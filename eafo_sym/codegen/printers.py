@@ -15,7 +15,7 @@ and the symbols as variables.
 >>> torch_code(sp.Max(0, x))
 'torch.clamp(x, min=0.0)'
 >>> torch_code(x * sp.exp(-x**2 / 2))
-'torch.where((_g1 := torch.exp(-0.5*x*x)) == 0, _g1, _g1*x)'
+'torch.where((_g1 := torch.exp(-0.5*(x*x))) == 0, _g1, _g1*x)'
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ zero_guard(exp(-x**2/2), x)
 from __future__ import annotations
 
 import sympy as sp
+from sympy.codegen.cfunctions import expm1
 
 __all__ = ["sigmoid", "softplus", "erfc_", "zero_guard", "stabilize", "guard_products"]
 
@@ -146,11 +147,25 @@ def _erfc_form(e: sp.Basic) -> sp.Expr | None:
     return None
 
 
+def _expm1_form(e: sp.Basic) -> sp.Expr | None:
+    """``exp(u) - 1`` -> ``expm1(u)`` inside a sum (ELU near 0 would lose its digits)."""
+    if not isinstance(e, sp.Add) or sp.S.NegativeOne not in e.args:
+        return None
+    for term in e.args:
+        if isinstance(term, sp.exp):
+            rest = list(e.args)
+            rest.remove(sp.S.NegativeOne)
+            rest.remove(term)
+            return sp.Add(*rest, expm1(term.args[0]))
+    return None
+
+
 def stabilize(expr: sp.Expr) -> sp.Expr:
     """Rewrite to stable primitives: sigmoid, softplus and erfc.
 
     ``1/(1+exp(-t))`` becomes ``sigmoid(t)``, ``log(1+exp(t))`` becomes
-    ``softplus(t)`` and ``1 +- erf(u)`` becomes ``erfc(-+u)``.
+    ``softplus(t)``, ``1 +- erf(u)`` becomes ``erfc(-+u)`` and ``exp(u) - 1``
+    becomes ``expm1(u)``.
 
     >>> from eafo_sym import x
     >>> stabilize(sp.log(1 + sp.exp(2 * x)) / 2)
@@ -158,7 +173,11 @@ def stabilize(expr: sp.Expr) -> sp.Expr:
     >>> stabilize(x * (1 + sp.erf(x)) / 2)
     x*erfc_(-x)/2
     """
+    expr = expr.replace(
+        lambda e: isinstance(e, (sp.cosh, sp.sinh)), lambda e: e.rewrite(sp.exp)
+    )
     expr = expr.replace(lambda e: _erfc_form(e) is not None, _erfc_form)
+    expr = expr.replace(lambda e: _expm1_form(e) is not None, _expm1_form)
 
     def is_target(e: sp.Basic) -> bool:
         if isinstance(e, sp.log):
@@ -175,7 +194,67 @@ def stabilize(expr: sp.Expr) -> sp.Expr:
             return softplus(_exp_of(e.args[0]))
         return sigmoid(-_exp_of(e.base)) ** (-e.exp)
 
-    return expr.replace(is_target, rewrite)
+    expr = expr.replace(is_target, rewrite)
+    # A ratio of exponentials is a polynomial in sigmoid when it has no bare exp left.
+    expr = expr.replace(lambda e: isinstance(e, sp.Mul), _rational_in_sigmoid)
+    expr = expr.replace(lambda e: isinstance(e, sp.Mul), _merge_exponentials)
+    return expr.replace(
+        lambda e: isinstance(e, sp.exp) and e.args[0].is_polynomial(),
+        lambda e: sp.exp(sp.factor(e.args[0])),
+    )
+
+
+def _linear_rate(e: sp.exp) -> sp.Expr | None:
+    """``a`` for ``exp(a*x)`` with a free of x (the only symbol that is not a parameter)."""
+    arg = e.args[0]
+    xs = [s for s in arg.free_symbols if s.name == "x"]
+    if len(xs) != 1:
+        return None
+    a = sp.simplify(arg / xs[0])
+    return a if xs[0] not in a.free_symbols else None
+
+
+def _rational_in_sigmoid(m: sp.Mul) -> sp.Expr:
+    """A rational function of ``exp(a*x)`` as a polynomial in ``s = sigmoid(a*x)``, if it is one.
+
+    With ``exp(a*x) = s/(1 - s)`` and ``1 + exp(a*x) = 1/(1 - s)``, a ratio
+    whose denominator degree in ``exp(a*x)`` is at least the numerator's becomes
+    a polynomial in the bounded ``s``: no ``inf/inf`` where ``exp`` overflows.
+    Anything else is returned unchanged.
+    """
+    lin = [e for e in m.atoms(sp.exp) if _linear_rate(e) is not None]
+    if not lin or not m.has(sigmoid):
+        return m
+    # Back to exponentials, so that exp(x)*sigmoid(-x)**2 is seen as exp(x)/(1 + exp(x))**2.
+    m = m.replace(lambda e: isinstance(e, sigmoid), lambda e: e.rewrite(sp.exp))
+    lin = [e for e in m.atoms(sp.exp) if _linear_rate(e) is not None]
+    rate = min((_linear_rate(e) for e in lin), key=lambda a: sp.count_ops(a))
+    (xsym,) = [s for s in lin[0].args[0].free_symbols if s.name == "x"]
+    s = sp.Dummy("s")
+    subs = {}
+    for e in lin:
+        k = sp.simplify(_linear_rate(e) / rate)
+        if not k.is_Integer:
+            return m
+        subs[e] = (s / (1 - s)) ** k
+    num, den = sp.fraction(sp.cancel(sp.together(m.xreplace(subs))))
+    if den.has(s):
+        return m
+    return (sp.factor_terms(num) / den).xreplace({s: sigmoid(rate * xsym)})
+
+
+def _merge_exponentials(m: sp.Mul) -> sp.Expr:
+    """Multiply out products of several exp-bearing factors into single exponentials.
+
+    ``exp(-x**2/2) * cosh(x)**2`` overflows (cosh) and underflows (exp) where
+    their product is tiny; ``exp(-x**2/2 + 2*x)/4 + ...`` does neither.
+    """
+    bearing = [f for f in m.args if f.has(sp.exp)]
+    if len(bearing) < 2 or not any(isinstance(f, sp.exp) for f in bearing):
+        return m
+    rest = [f for f in m.args if not f.has(sp.exp)]
+    merged = sp.powsimp(sp.expand(sp.Mul(*bearing)), combine="exp")
+    return sp.Mul(*rest) * merged
 
 
 #: Functions bounded on the real line whatever their argument.

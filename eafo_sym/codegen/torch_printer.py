@@ -85,8 +85,9 @@ class EafoTorchPrinter(_Fixes, TorchPrinter):
     def _print_Pow(self, expr):
         """x**2 as x*x (one kernel, exact); sqrt and the rest as torch.sqrt/torch.pow."""
         if expr.exp == 2:
+            # Parenthesised: SymPy's Mul printer puts it after "/" as a denominator.
             b = self.parenthesize(expr.base, PRECEDENCE["Mul"])
-            return f"{b}*{b}"
+            return f"({b}*{b})"
         if expr.exp == -1:
             return f"torch.reciprocal({self._print(expr.base)})"
         if expr.exp == sp.S.Half:

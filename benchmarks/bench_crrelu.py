@@ -1,0 +1,266 @@
+"""Benchmark: forward+backward time and memory of the generated CRReLU (not a test).
+
+Compared, interleaved at every size (minimum over repeats, 2 threads):
+
+- ``gen eager``:   ``eafo_sym.nn.CRReLU`` (printed from SymPy, analytic backward);
+- ``gen compiled``: the same module under ``torch.compile``;
+- ``paper plain``: the paper's pseudocode, ``relu(x) + lr * x * exp(-x**2/2)``;
+- ``F.gelu`` and ``F.relu`` (eager);
+- ``sympytorch``:  sympytorch's module for the same expression (skipped, with a
+  note, if sympytorch is not installed).
+
+Writes ``benchmarks/results/crrelu_bench.{md,json,png}``. Run::
+
+    python benchmarks/bench_crrelu.py            # all sizes 2^16 .. 2^24
+    python benchmarks/bench_crrelu.py --quick    # 2^16 .. 2^20, fewer repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - the usual spelling
+
+from eafo_sym.nn import CRReLU
+
+RESULTS = Path(__file__).resolve().parent / "results"
+THREADS = 2
+
+
+class PaperCRReLU(torch.nn.Module):
+    """The paper's pseudocode: one scalar parameter ``lr`` (0.01)."""
+
+    def __init__(self, lr: float = 0.01):
+        super().__init__()
+        self.lr = torch.nn.Parameter(torch.tensor(lr))
+
+    def forward(self, x):
+        return F.relu(x) + self.lr * x * torch.exp(-(x**2) / 2)
+
+
+class Gelu(torch.nn.Module):
+    def forward(self, x):
+        return F.gelu(x)
+
+
+class Relu(torch.nn.Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+def _sympytorch_module():
+    """sympytorch's module for the same closed form, with epsilon as a parameter."""
+    try:
+        import sympytorch
+    except ImportError:
+        return None, "sympytorch not installed (pip install sympytorch after torch==2.13.0)"
+    from eafo_sym import activations
+
+    act = activations.get("crrelu")
+    (eps_sym,) = act.params
+
+    class SympyTorchCRReLU(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = sympytorch.SymPyModule(expressions=[act.expr])
+            self.epsilon = torch.nn.Parameter(torch.tensor(0.01))
+
+        def forward(self, x):
+            return self.inner(x=x, **{str(eps_sym): self.epsilon}).squeeze(-1)
+
+    return SympyTorchCRReLU, ""
+
+
+def candidates():
+    mods = {
+        "gen eager": CRReLU(),
+        "gen compiled": torch.compile(CRReLU(), dynamic=False),
+        "paper plain": PaperCRReLU(),
+        "F.gelu": Gelu(),
+        "F.relu": Relu(),
+    }
+    cls, note = _sympytorch_module()
+    if cls is not None:
+        mods["sympytorch"] = cls()
+    return mods, note
+
+
+def step(mod, x, g):
+    y = mod(x)
+    y.backward(g)
+    x.grad = None
+    for p in mod.parameters():
+        p.grad = None
+
+
+def time_size(mods, n, repeats):
+    torch.manual_seed(0)
+    x = torch.randn(n, requires_grad=True)
+    g = torch.randn(n)
+    for mod in mods.values():  # warm-up (compiles once per size: dynamic=False)
+        step(mod, x, g)
+    best = dict.fromkeys(mods, float("inf"))
+    for _ in range(repeats):
+        for name, mod in mods.items():  # interleaved, so drifts hit all alike
+            t0 = time.perf_counter()
+            step(mod, x, g)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
+def saved_bytes(mod, n=1 << 16):
+    """Bytes saved for backward (unique tensors) per input byte."""
+    seen = {}
+
+    def pack(t):
+        seen[(t.data_ptr(), t.numel())] = t.numel() * t.element_size()
+        return t
+
+    x = torch.randn(n, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        mod(x)
+    return sum(seen.values()) / (n * x.element_size())
+
+
+_PEAK_CHILD = r"""
+import resource, sys, torch
+sys.path.insert(0, {root!r})
+from benchmarks.bench_crrelu import candidates, step
+torch.set_num_threads({threads})
+mods, _ = candidates()
+mod = mods[{name!r}]
+n = 1 << 24
+x = torch.randn(n, requires_grad=True); g = torch.randn(n)
+step(mod, x[:1024].detach().requires_grad_(), g[:1024])
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+step(mod, x, g)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((peak - base) * 1024 / (4 * n))
+"""
+
+
+def peak_ratio(name):
+    """Extra peak resident memory of one forward+backward at 2^24, in input sizes.
+
+    Measured in a fresh process (ru_maxrss is a process-wide high-water mark).
+    """
+    root = str(Path(__file__).resolve().parent.parent)
+    code = _PEAK_CHILD.format(root=root, threads=THREADS, name=name)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        return float("nan")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="sizes 2^16..2^20, fewer repeats")
+    ap.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(THREADS)
+    plan = {16: 40, 18: 20, 20: 10, 22: 6, 24: 3}
+    if args.quick:
+        plan = {16: 10, 18: 5, 20: 3}
+    mods, note = candidates()
+    rows = {}
+    for k, reps in plan.items():
+        best = time_size(mods, 1 << k, reps)
+        rows[k] = best
+        msg = "  ".join(f"{name} {t * 1e3:8.2f} ms" for name, t in best.items())
+        print(f"2^{k}: {msg}", flush=True)
+    saved = {name: saved_bytes(mod) for name, mod in mods.items() if name != "gen compiled"}
+    peaks = {} if args.no_peak else {name: peak_ratio(name) for name in mods}
+    ratios = {
+        k: {name: t / best["F.gelu"] for name, t in best.items()} for k, best in rows.items()
+    }
+    goals = {
+        k: {
+            "eager gen / paper plain": best["gen eager"] / best["paper plain"],
+            "compiled gen / F.gelu eager": best["gen compiled"] / best["F.gelu"],
+        }
+        for k, best in rows.items()
+    }
+    for k, gl in goals.items():
+        print(f"2^{k}: " + ", ".join(f"{a} = {b:.2f}" for a, b in gl.items()))
+    print("saved for backward (input sizes):", {k: round(v, 2) for k, v in saved.items()})
+    if peaks:
+        rounded = {k: round(v, 2) for k, v in peaks.items()}
+        print("extra peak memory at 2^24 (input sizes):", rounded)
+    if note:
+        print("note:", note)
+    meta = {
+        "command": "python benchmarks/bench_crrelu.py" + (" --quick" if args.quick else ""),
+        "torch": torch.__version__,
+        "threads": THREADS,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "python": platform.python_version(),
+        "repeats": plan,
+        "statistic": "minimum over interleaved repeats of one forward+backward (seconds)",
+        "note": note,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {"meta": meta, "seconds": rows, "ratio_to_gelu": ratios, "goals": goals,
+            "saved_input_sizes": saved, "peak_extra_input_sizes_2e24": peaks}
+    (RESULTS / "crrelu_bench.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    names = list(mods)
+    md = [
+        "# CRReLU forward+backward benchmark",
+        "",
+        f"Command: `{meta['command']}`; torch {meta['torch']}, {THREADS} threads, CPU; "
+        "minimum over interleaved repeats. Generated by the script; do not edit.",
+        "",
+        "## Time per forward+backward (ms) and ratio to F.gelu",
+        "",
+        "| size | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for k, best in rows.items():
+        cells = [f"{best[n] * 1e3:.2f} ({ratios[k][n]:.2f}x)" for n in names]
+        md.append(f"| 2^{k} | " + " | ".join(cells) + " |")
+    md += ["", "## Goals", "", "| size | eager gen / paper plain (goal <= 0.7) | "
+           "compiled gen / F.gelu eager (goal <= 1.5) |", "|---|---|---|"]
+    for k, gl in goals.items():
+        md.append(f"| 2^{k} | {gl['eager gen / paper plain']:.2f} | "
+                  f"{gl['compiled gen / F.gelu eager']:.2f} |")
+    md += ["", "## Memory (in input sizes)", "", "| module | saved for backward | "
+           "extra peak at 2^24 |", "|---|---|---|"]
+    for n in names:
+        s = f"{saved[n]:.2f}" if n in saved else "n/a (compiled graph)"
+        p = f"{peaks[n]:.2f}" if n in peaks else "not measured"
+        md.append(f"| {n} | {s} | {p} |")
+    if note:
+        md += ["", f"Note: {note}"]
+    (RESULTS / "crrelu_bench.md").write_text("\n".join(md) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        ks = list(rows)
+        for n in names:
+            ax.plot([2**k for k in ks], [rows[k][n] / 2**k * 1e9 for k in ks], marker="o", label=n)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("elements")
+        ax.set_ylabel("ns per element (forward+backward)")
+        ax.set_title(f"CRReLU on CPU, {THREADS} threads, torch {torch.__version__}")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(RESULTS / "crrelu_bench.png", dpi=120)
+    except ImportError:
+        print("matplotlib missing: no plot")
+    print(f"wrote {RESULTS}/crrelu_bench.md, .json, .png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
