@@ -403,7 +403,7 @@ def non_gaussian_table(dists: dict | None = None) -> list[dict]:
     rows = []
     for label, d in dists.items():
         w = worst_activation(d, 0, 1)
-        (a, b, _, g), = entropy_gradient(x, d, _positive_branch(d))
+        ((a, b, _, g),) = entropy_gradient(x, d, _positive_branch(d))
         c, shape = _split_constant(g, set())
         slope = float(entropy_taylor(x, shape, d, 1, interval=(0, sp.oo), exact=False)[0])
         rows.append(
