@@ -85,7 +85,8 @@ def test_wrong_taylor_coefficient_is_a_fail(tmp_path, monkeypatch, capsys):
     assert "| FAIL |" in stdout and "0/1 checks pass" in stdout
     data = json.loads((tmp_path / "summary.json").read_text())
     (r,) = data["results"]
-    assert r["status"] == "FAIL" and 9e-4 < r["error"] < 2e-3
+    # The finite differences miss c_1 by 1e-3, and the series no longer matches the quadrature.
+    assert r["status"] == "FAIL" and (r["error"] == "inf" or r["error"] > 9e-4)
 
 
 def test_wrong_wafbc_is_a_fail(tmp_path, monkeypatch):
