@@ -721,9 +721,8 @@ def reproduce(
         if (path / "code").is_dir():
             files += sorted(str(p.relative_to(path)) for p in (path / "code").glob("*.py"))
         if figures:
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
+            # Figures are drawn on matplotlib.figure.Figure, never pyplot: PNGs go through the
+            # Agg canvas and a caller's backend (a notebook's inline one) is left alone.
             fig_dir = path / "figures"
             fig_dir.mkdir(exist_ok=True)
             for j, (name, draw) in enumerate(FIGURES, len(checks) + 1):
