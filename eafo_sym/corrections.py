@@ -211,7 +211,6 @@ def first_variation(f: sp.Expr, h: sp.Expr, dist: Any, tail: float = 1e-13) -> f
     return total
 
 
-@lru_cache(maxsize=64)
 def correction_shape(base: str, dist: Any = None, *, slope: bool = False) -> CorrectionShape:
     """Derive the EAFO correction shape of a registered base activation (cached).
 
@@ -226,9 +225,21 @@ def correction_shape(base: str, dist: Any = None, *, slope: bool = False) -> Cor
     Raises:
         ValueError: Unknown base, or a base that is flat everywhere.
 
-    >>> correction_shape("leaky_relu").shape
+    >>> correction_shape("leaky_relu").shape  # doctest: +NORMALIZE_WHITESPACE
     Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True))
     """
+    if dist is None:
+        return _default_shape(base, slope)
+    return _derive_shape(base, dist, slope)
+
+
+@lru_cache(maxsize=64)
+def _default_shape(base: str, slope: bool) -> CorrectionShape:
+    """Cached for the standard normal (the registered activations); Distributions are unhashable."""
+    return _derive_shape(base, None, slope)
+
+
+def _derive_shape(base: str, dist: Any, slope: bool) -> CorrectionShape:
     from ._pieces import critical_points, segments
     from .distributions import normal
 
@@ -376,8 +387,11 @@ def non_gaussian_table(dists: dict | None = None) -> list[dict]:
     ``x > 0`` (``-p'(x)``: always closed form), whether that shape stays
     bounded when continued to ``x < 0`` (Gaussian: yes; Laplace: no, its
     ``exp(-x)`` blows up), and the first-order entropy slope along the shape
-    by quadrature (always numeric here; it is positive, so the descent sign is
-    negative for every law).
+    by quadrature (numeric). The slope splits by parts into a boundary term
+    ``-p(0) h(0)`` and ``c * integral h^2 >= 0``; the Euler-Lagrange
+    derivative only sees the second. For the Gaussian ``h(0) = 0``, but for
+    the Laplace law ``h(0) = 1`` and the boundary term wins: along its EAFO
+    shape the half-branch entropy *falls* for ``eps > 0`` (descent sign +1).
 
     Args:
         dists: ``{label: Distribution}``; default normal, Laplace, logistic,
@@ -385,7 +399,8 @@ def non_gaussian_table(dists: dict | None = None) -> list[dict]:
 
     Returns:
         Rows (dicts) with keys ``dist, wafbc, wafbc_closed_form, wafbc_entropy,
-        shape, shape_closed_form, bounded_on_line, entropy_slope, descent_sign``.
+        shape, shape_closed_form, bounded_on_line, entropy_slope, boundary_term,
+        interior_term, descent_sign``.
     """
     from . import distributions as dd
     from .taylor import entropy_taylor
@@ -406,6 +421,10 @@ def non_gaussian_table(dists: dict | None = None) -> list[dict]:
         ((a, b, _, g),) = entropy_gradient(x, d, _positive_branch(d))
         c, shape = _split_constant(g, set())
         slope = float(entropy_taylor(x, shape, d, 1, interval=(0, sp.oo), exact=False)[0])
+        # Integrating the slope by parts on (0, oo): integral p h' = -p(0) h(0) + integral h dH/df.
+        # The boundary term is what the Euler-Lagrange derivative does not see.
+        boundary = -float(d.pdf.subs(x, 0) * shape.subs(x, 0))
+        interior = float(c) * _l2_squared(shape)
         rows.append(
             {
                 "dist": label,
@@ -416,10 +435,28 @@ def non_gaussian_table(dists: dict | None = None) -> list[dict]:
                 "shape_closed_form": not shape.has(sp.Integral, sp.Derivative),
                 "bounded_on_line": _bounded(shape),
                 "entropy_slope": slope,
+                "boundary_term": boundary,
+                "interior_term": interior,
                 "descent_sign": -1 if slope > 0 else 1,
             }
         )
     return rows
+
+
+def _l2_squared(h: sp.Expr) -> float:
+    """``integral_0^oo h(x)^2 dx`` by quadrature."""
+    from scipy.integrate import quad
+
+    from ._pieces import numeric
+
+    fn = numeric(h)
+
+    def sq(t: float) -> float:
+        with np.errstate(all="ignore"):
+            v = float(fn(t)) ** 2
+        return v if math.isfinite(v) else 0.0
+
+    return quad(sq, 0, np.inf, limit=200, epsabs=1e-13, epsrel=1e-11)[0]
 
 
 def _positive_branch(d: Any) -> list:

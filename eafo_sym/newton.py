@@ -22,7 +22,7 @@ reports the exact entropy change (quadrature, no series).
 
 >>> from eafo_sym.distributions import normal
 >>> s = newton_step(x, normal(), [x * sp.exp(-x**2 / 2)], interval=(0, sp.oo))
->>> round(s.gradient[0], 10)  # sqrt(2)/8, CRReLU's entropy slope
+>>> round(float(s.gradient[0]), 10)  # sqrt(2)/8, CRReLU's entropy slope
 0.1767766953
 """
 
@@ -206,6 +206,10 @@ def compare_steps(
 
     Each direction ``d`` is scaled to ``||eta d||_{L2(p)} = r`` (``r`` in
     ``radii``) and the exact change ``H[f + eta d] - H[f]`` is integrated.
+    At equal ``L2(p)`` length the gradient direction wins to first order by
+    construction (it is the steepest direction in that norm); the Newton-like
+    direction is steepest in the ``M`` metric and goes further before ``f'``
+    reaches 0 (see :func:`largest_steps`).
 
     Returns:
         Rows with ``radius, gradient, newton, plain_newton`` (exact changes;
@@ -215,7 +219,7 @@ def compare_steps(
 
     >>> from eafo_sym.distributions import normal
     >>> rows = compare_steps("relu", normal(), radii=[0.05], interval=(0, sp.oo))
-    >>> bool(rows[0]["newton"] < rows[0]["gradient"] < 0 < rows[0]["plain_newton"])
+    >>> bool(rows[0]["gradient"] < rows[0]["newton"] < 0 < rows[0]["plain_newton"])
     True
     """
     from ._pieces import check_activation

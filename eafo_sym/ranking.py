@@ -116,7 +116,8 @@ def output_density(f: Any, dist: Distribution) -> Callable[[Any], np.ndarray]:
     branches = []
     for seg in segments(f, dist.support.inf, dist.support.sup, dist.pdf):
         if not seg.is_flat:
-            branches.extend(_branches(seg, float(seg.a), float(seg.b)))
+            with np.errstate(all="ignore"):
+                branches.extend(_branches(seg, float(seg.a), float(seg.b)))
     logpdf = dist.scipy.logpdf
 
     def one(yv: float) -> float:
@@ -317,9 +318,11 @@ def _one_row(name: Any, label: str, dist: Distribution) -> dict:
         "dimension": d,
         "continuous_entropy": law.continuous_entropy,
         "mixed_entropy": h_d,
-        "standardized": h - log_std if not math.isinf(h) else h,
+        "standardized": math.nan if math.isnan(log_std) else (h if math.isinf(h) else h - log_std),
         "mixed_standardized": h_d - d * log_std,
-        "negentropy": _HALF_LOG_2PIE - (h - log_std) if math.isfinite(h) else math.inf,
+        "negentropy": math.nan
+        if math.isnan(log_std)
+        else (_HALF_LOG_2PIE - (h - log_std) if math.isfinite(h) else math.inf),
         "note": "",
     }
 
@@ -365,6 +368,8 @@ def rank_activations(
         isinstance(v, Distribution) for v in dists.values()
     ):
         raise TypeError("dists must be a Distribution or a mapping {label: Distribution}")
+    for n in names:
+        resolve(n)  # unknown names fail here, not inside the per-row error capture
     out = []
     for label, dist in dists.items():
         rows = [_one_row(n, label, dist) for n in names]
