@@ -52,20 +52,41 @@ def _reduce_to(grad, p):
 
 def celu_fwd(x, alpha):
     """CELU forward: ``Piecewise((x, x > 0), (alpha*(exp(x/alpha) - 1), True))``."""
-    return (torch.where(x > 0, x, alpha*torch.expm1(x/alpha))).to(x.dtype)
+    _u0 = x > 0
+    _u1 = torch.reciprocal(alpha)
+    _u2 = _u1*x
+    _u3 = _u2.expm1_()
+    _u4 = _u3.mul_(alpha)
+    _u5 = torch.where(_u0, x, _u4)
+    return (_u5).to(x.dtype)
 
 
 def celu_bwd_x(x, alpha, grad_output):
     """CELU input gradient ``grad_output * df/dx``."""
-    return (grad_output * (torch.where(x > 0, 1, torch.exp(x/alpha)))).to(x.dtype)
+    _u0 = x > 0
+    _u1 = torch.reciprocal(alpha)
+    _u2 = _u1*x
+    _u3 = _u2.exp_()
+    _u4 = torch.where(_u0, 1, _u3)
+    _u5 = _u4.mul_(grad_output)
+    return (_u5).to(x.dtype)
 
 
 def celu_bwd(x, alpha, grad_output):
     """CELU gradients with respect to x and alpha."""
-    _t0 = x > 0
-    _t1 = x/alpha
-    _t2 = torch.exp(_t1)
-    return (grad_output * (torch.where(_t0, 1, _t2))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t0, 0, torch.where(_t2 == 0, _t2, _t2*(-_t1)) + torch.expm1(_t1))), alpha)
+    _u0 = x > 0
+    _u1 = torch.reciprocal(alpha)
+    _u2 = _u1*x
+    _u3 = torch.exp(_u2)
+    _u4 = torch.where(_u0, 1, _u3)
+    _u5 = _u4.mul_(grad_output)
+    _u6 = torch.expm1(_u2)
+    _u7 = _u2.neg_()
+    _u8 = _u7.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u9 = _u6.add_(_u8)
+    _u10 = torch.where(_u0, 0, _u9)
+    _u11 = _u10.mul_(grad_output)
+    return (_u5).to(x.dtype), _reduce_to(_u11, alpha)
 
 
 class _CELUFunction(torch.autograd.Function):
@@ -111,22 +132,46 @@ class CELU(torch.nn.Module):
 
 def crrelu_fwd(x, epsilon):
     """CRReLU forward: ``epsilon*x*exp(-x**2/2) + Max(0, x)``."""
-    _t0 = torch.exp(-0.5*(x*x))
-    return (torch.where(_t0 == 0, _t0, _t0*(epsilon*x)) + torch.clamp(x, min=0.0)).to(x.dtype)
+    _u0 = torch.clamp(x, min=0.0)
+    _u1 = (x*x)
+    _u2 = _u1.mul_(-0.5)
+    _u3 = _u2.exp_()
+    _u4 = epsilon*x
+    _u5 = _u4.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u6 = _u0.add_(_u5)
+    return (_u6).to(x.dtype)
 
 
 def crrelu_bwd_x(x, epsilon, grad_output):
     """CRReLU input gradient ``grad_output * df/dx``."""
-    _t0 = (x*x)
-    _t1 = torch.exp(-0.5*_t0)
-    return (grad_output * (torch.where(_t1 == 0, _t1, _t1*(epsilon*(1 - _t0))) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+    _u0 = (x*x)
+    _u1 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u2 = -0.5*_u0
+    _u3 = _u2.exp_()
+    _u4 = _u0.neg_()
+    _u5 = _u4.add_(1)
+    _u6 = _u5.mul_(epsilon)
+    _u7 = _u6.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u8 = _u1.add_(_u7)
+    _u9 = _u8.mul_(grad_output)
+    return (_u9).to(x.dtype)
 
 
 def crrelu_bwd(x, epsilon, grad_output):
     """CRReLU gradients with respect to x and epsilon."""
-    _t0 = (x*x)
-    _t1 = torch.exp(-0.5*_t0)
-    return (grad_output * (torch.where(_t1 == 0, _t1, _t1*(epsilon*(1 - _t0))) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t1 == 0, _t1, _t1*x)), epsilon)
+    _u0 = (x*x)
+    _u1 = -0.5*_u0
+    _u2 = _u1.exp_()
+    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u4 = _u0.neg_()
+    _u5 = _u4.add_(1)
+    _u6 = _u5.mul_(epsilon)
+    _u7 = _u6.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u8 = _u3.add_(_u7)
+    _u9 = _u8.mul_(grad_output)
+    _u10 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u11 = _u10.mul_(grad_output)
+    return (_u9).to(x.dtype), _reduce_to(_u11, epsilon)
 
 
 class _CRReLUFunction(torch.autograd.Function):
@@ -174,29 +219,100 @@ class CRReLU(torch.nn.Module):
 
 def eafo_elu_fwd(x, alpha, epsilon):
     """EafoELU forward: ``epsilon*Piecewise(((x + 1)*exp(-x*(x + 2)/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
-    _t0 = torch.exp(-0.5*(x*(x + 2)))
-    _t1 = torch.exp(-0.5*(x*x))
-    return (epsilon*torch.where(x < 0, torch.where(_t0 == 0, _t0, _t0*((x + 1)/alpha)), torch.where(_t1 == 0, _t1, _t1*x)) + torch.where(x > 0, x, alpha*torch.expm1(x))).to(x.dtype)
+    _u0 = x + 2
+    _u1 = _u0.mul_(x).mul_(-0.5)
+    _u2 = _u1.exp_()
+    _u3 = torch.reciprocal(alpha)
+    _u4 = x + 1
+    _u5 = _u4.mul_(_u3)
+    _u6 = _u5.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u7 = x < 0
+    _u8 = (x*x)
+    _u9 = _u8.mul_(-0.5)
+    _u10 = _u9.exp_()
+    _u11 = torch.where(_u10 == 0, _u10, _u10*x)
+    _u12 = torch.where(_u7, _u6, _u11)
+    _u13 = _u12.mul_(epsilon)
+    _u14 = x > 0
+    _u15 = torch.expm1(x)
+    _u16 = _u15.mul_(alpha)
+    _u17 = torch.where(_u14, x, _u16)
+    _u18 = _u13.add_(_u17)
+    return (_u18).to(x.dtype)
 
 
 def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoELU input gradient ``grad_output * df/dx``."""
-    _t0 = (x*x)
-    _t1 = torch.exp(-0.5*(x*(x + 2)))
-    _t2 = torch.exp(-0.5*_t0)
-    return (grad_output * (epsilon*torch.where(x < 0, torch.where(_t1 == 0, _t1, _t1*((1 - ((x + 1)*(x + 1)))/alpha)), torch.where(_t2 == 0, _t2, _t2*(1 - _t0))) + torch.where(x > 0, 1, alpha*torch.exp(x)))).to(x.dtype)
+    _u0 = (x*x)
+    _u1 = x + 2
+    _u2 = _u1.mul_(x).mul_(-0.5)
+    _u3 = _u2.exp_()
+    _u4 = torch.reciprocal(alpha)
+    _u5 = x + 1
+    _u6 = _u5.square_()
+    _u7 = _u6.neg_()
+    _u8 = _u7.add_(1)
+    _u9 = _u8.mul_(_u4)
+    _u10 = _u9.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u11 = x < 0
+    _u12 = -0.5*_u0
+    _u13 = _u12.exp_()
+    _u14 = _u0.neg_()
+    _u15 = _u14.add_(1)
+    _u16 = _u15.mul_(_u13).masked_fill_(_u13 == 0, 0.0)
+    _u17 = torch.where(_u11, _u10, _u16)
+    _u18 = _u17.mul_(epsilon)
+    _u19 = x > 0
+    _u20 = torch.exp(x)
+    _u21 = _u20.mul_(alpha)
+    _u22 = torch.where(_u19, 1, _u21)
+    _u23 = _u18.add_(_u22)
+    _u24 = _u23.mul_(grad_output)
+    return (_u24).to(x.dtype)
 
 
 def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     """EafoELU gradients with respect to x and alpha, epsilon."""
-    _t0 = x > 0
-    _t1 = torch.exp(-0.5*(x*(x + 2)))
-    _t2 = torch.reciprocal(alpha)
-    _t3 = x + 1
-    _t4 = x < 0
-    _t5 = (x*x)
-    _t6 = torch.exp(-0.5*_t5)
-    return (grad_output * (epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*(1 - (_t3*_t3)))), torch.where(_t6 == 0, _t6, _t6*(1 - _t5))) + torch.where(_t0, 1, alpha*torch.exp(x)))).to(x.dtype), _reduce_to(grad_output * (epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(-(_t3/(alpha*alpha)))), 0) + torch.where(_t0, 0, torch.expm1(x))), alpha), _reduce_to(grad_output * (torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*_t3)), torch.where(_t6 == 0, _t6, _t6*x))), epsilon)
+    _u0 = x > 0
+    _u1 = x + 2
+    _u2 = _u1.mul_(x).mul_(-0.5)
+    _u3 = _u2.exp_()
+    _u4 = torch.reciprocal(alpha)
+    _u5 = x + 1
+    _u6 = x < 0
+    _u7 = (x*x)
+    _u8 = -0.5*_u7
+    _u9 = _u8.exp_()
+    _u10 = (_u5*_u5)
+    _u11 = _u10.neg_()
+    _u12 = _u11.add_(1)
+    _u13 = _u12.mul_(_u4)
+    _u14 = _u13.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u15 = _u7.neg_()
+    _u16 = _u15.add_(1)
+    _u17 = _u16.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u18 = torch.where(_u6, _u14, _u17)
+    _u19 = _u18.mul_(epsilon)
+    _u20 = torch.exp(x)
+    _u21 = _u20.mul_(alpha)
+    _u22 = torch.where(_u0, 1, _u21)
+    _u23 = _u19.add_(_u22)
+    _u24 = _u23.mul_(grad_output)
+    _u25 = torch.pow(alpha, -2)
+    _u26 = -(_u25*_u5)
+    _u27 = _u26.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u28 = torch.where(_u6, _u27, 0)
+    _u29 = _u28.mul_(epsilon)
+    _u30 = torch.expm1(x)
+    _u31 = torch.where(_u0, 0, _u30)
+    _u32 = _u29.add_(_u31)
+    _u33 = _u32.mul_(grad_output)
+    _u34 = _u5.mul_(_u4)
+    _u35 = _u34.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u36 = torch.where(_u9 == 0, _u9, _u9*x)
+    _u37 = torch.where(_u6, _u35, _u36)
+    _u38 = _u37.mul_(grad_output)
+    return (_u24).to(x.dtype), _reduce_to(_u33, alpha), _reduce_to(_u38, epsilon)
 
 
 class _EafoELUFunction(torch.autograd.Function):
@@ -244,26 +360,80 @@ class EafoELU(torch.nn.Module):
 
 def eafo_leaky_relu_fwd(x, alpha, epsilon):
     """EafoLeakyReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
-    _t0 = torch.exp(-0.5*(x*x))
-    return (alpha*torch.clamp(x, max=0.0) + epsilon*torch.where(x < 0, torch.where(_t0 == 0, _t0, _t0*(x/alpha)), torch.where(_t0 == 0, _t0, _t0*x)) + torch.clamp(x, min=0.0)).to(x.dtype)
+    _u0 = (x*x)
+    _u1 = _u0.mul_(-0.5)
+    _u2 = _u1.exp_()
+    _u3 = torch.clamp(x, max=0.0)
+    _u4 = _u3.mul_(alpha)
+    _u5 = torch.reciprocal(alpha)
+    _u6 = _u5*x
+    _u7 = _u6.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u8 = x < 0
+    _u9 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u10 = torch.where(_u8, _u7, _u9)
+    _u11 = _u10.mul_(epsilon)
+    _u12 = torch.clamp(x, min=0.0)
+    _u13 = _u4.add_(_u11).add_(_u12)
+    return (_u13).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU input gradient ``grad_output * df/dx``."""
-    _t0 = (x*x)
-    _t1 = torch.exp(-0.5*_t0)
-    _t2 = 1 - _t0
-    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + epsilon*torch.where(x < 0, torch.where(_t1 == 0, _t1, _t1*(_t2/alpha)), torch.where(_t1 == 0, _t1, _t1*_t2)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+    _u0 = (x*x)
+    _u1 = -0.5*_u0
+    _u2 = _u1.exp_()
+    _u3 = _u0.neg_()
+    _u4 = _u3.add_(1)
+    _u5 = -x
+    _u6 = _u5.clamp_(0.0, 1.0).ceil_()
+    _u7 = _u6.mul_(alpha)
+    _u8 = torch.reciprocal(alpha)
+    _u9 = _u4*_u8
+    _u10 = _u9.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u11 = x < 0
+    _u12 = _u4.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u13 = torch.where(_u11, _u10, _u12)
+    _u14 = _u13.mul_(epsilon)
+    _u15 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u16 = _u7.add_(_u14).add_(_u15)
+    _u17 = _u16.mul_(grad_output)
+    return (_u17).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU gradients with respect to x and alpha, epsilon."""
-    _t0 = (x*x)
-    _t1 = torch.exp(-0.5*_t0)
-    _t2 = torch.reciprocal(alpha)
-    _t3 = 1 - _t0
-    _t4 = x < 0
-    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*_t3)), torch.where(_t1 == 0, _t1, _t1*_t3)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(-(x/(alpha*alpha)))), 0) + torch.clamp(x, max=0.0)), alpha), _reduce_to(grad_output * (torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*x)), torch.where(_t1 == 0, _t1, _t1*x))), epsilon)
+    _u0 = (x*x)
+    _u1 = -0.5*_u0
+    _u2 = _u1.exp_()
+    _u3 = torch.reciprocal(alpha)
+    _u4 = _u0.neg_()
+    _u5 = _u4.add_(1)
+    _u6 = x < 0
+    _u7 = -x
+    _u8 = _u7.clamp_(0.0, 1.0).ceil_()
+    _u9 = _u8.mul_(alpha)
+    _u10 = _u3*_u5
+    _u11 = _u10.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u12 = _u5.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u13 = torch.where(_u6, _u11, _u12)
+    _u14 = _u13.mul_(epsilon)
+    _u15 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u16 = _u9.add_(_u14).add_(_u15)
+    _u17 = _u16.mul_(grad_output)
+    _u18 = torch.pow(alpha, -2)
+    _u19 = -(_u18*x)
+    _u20 = _u19.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u21 = torch.where(_u6, _u20, 0)
+    _u22 = _u21.mul_(epsilon)
+    _u23 = torch.clamp(x, max=0.0)
+    _u24 = _u22.add_(_u23)
+    _u25 = _u24.mul_(grad_output)
+    _u26 = _u3*x
+    _u27 = _u26.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u28 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u29 = torch.where(_u6, _u27, _u28)
+    _u30 = _u29.mul_(grad_output)
+    return (_u17).to(x.dtype), _reduce_to(_u25, alpha), _reduce_to(_u30, epsilon)
 
 
 class _EafoLeakyReLUFunction(torch.autograd.Function):
@@ -311,26 +481,80 @@ class EafoLeakyReLU(torch.nn.Module):
 
 def eafo_prelu_fwd(x, alpha, epsilon):
     """EafoPReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
-    _t0 = torch.exp(-0.5*(x*x))
-    return (alpha*torch.clamp(x, max=0.0) + epsilon*torch.where(x < 0, torch.where(_t0 == 0, _t0, _t0*(x/alpha)), torch.where(_t0 == 0, _t0, _t0*x)) + torch.clamp(x, min=0.0)).to(x.dtype)
+    _u0 = (x*x)
+    _u1 = _u0.mul_(-0.5)
+    _u2 = _u1.exp_()
+    _u3 = torch.clamp(x, max=0.0)
+    _u4 = _u3.mul_(alpha)
+    _u5 = torch.reciprocal(alpha)
+    _u6 = _u5*x
+    _u7 = _u6.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u8 = x < 0
+    _u9 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u10 = torch.where(_u8, _u7, _u9)
+    _u11 = _u10.mul_(epsilon)
+    _u12 = torch.clamp(x, min=0.0)
+    _u13 = _u4.add_(_u11).add_(_u12)
+    return (_u13).to(x.dtype)
 
 
 def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoPReLU input gradient ``grad_output * df/dx``."""
-    _t0 = (x*x)
-    _t1 = torch.exp(-0.5*_t0)
-    _t2 = 1 - _t0
-    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + epsilon*torch.where(x < 0, torch.where(_t1 == 0, _t1, _t1*(_t2/alpha)), torch.where(_t1 == 0, _t1, _t1*_t2)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+    _u0 = (x*x)
+    _u1 = -0.5*_u0
+    _u2 = _u1.exp_()
+    _u3 = _u0.neg_()
+    _u4 = _u3.add_(1)
+    _u5 = -x
+    _u6 = _u5.clamp_(0.0, 1.0).ceil_()
+    _u7 = _u6.mul_(alpha)
+    _u8 = torch.reciprocal(alpha)
+    _u9 = _u4*_u8
+    _u10 = _u9.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u11 = x < 0
+    _u12 = _u4.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u13 = torch.where(_u11, _u10, _u12)
+    _u14 = _u13.mul_(epsilon)
+    _u15 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u16 = _u7.add_(_u14).add_(_u15)
+    _u17 = _u16.mul_(grad_output)
+    return (_u17).to(x.dtype)
 
 
 def eafo_prelu_bwd(x, alpha, epsilon, grad_output):
     """EafoPReLU gradients with respect to x and alpha, epsilon."""
-    _t0 = (x*x)
-    _t1 = torch.exp(-0.5*_t0)
-    _t2 = torch.reciprocal(alpha)
-    _t3 = 1 - _t0
-    _t4 = x < 0
-    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*_t3)), torch.where(_t1 == 0, _t1, _t1*_t3)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (epsilon*torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(-(x/(alpha*alpha)))), 0) + torch.clamp(x, max=0.0)), alpha), _reduce_to(grad_output * (torch.where(_t4, torch.where(_t1 == 0, _t1, _t1*(_t2*x)), torch.where(_t1 == 0, _t1, _t1*x))), epsilon)
+    _u0 = (x*x)
+    _u1 = -0.5*_u0
+    _u2 = _u1.exp_()
+    _u3 = torch.reciprocal(alpha)
+    _u4 = _u0.neg_()
+    _u5 = _u4.add_(1)
+    _u6 = x < 0
+    _u7 = -x
+    _u8 = _u7.clamp_(0.0, 1.0).ceil_()
+    _u9 = _u8.mul_(alpha)
+    _u10 = _u3*_u5
+    _u11 = _u10.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u12 = _u5.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u13 = torch.where(_u6, _u11, _u12)
+    _u14 = _u13.mul_(epsilon)
+    _u15 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u16 = _u9.add_(_u14).add_(_u15)
+    _u17 = _u16.mul_(grad_output)
+    _u18 = torch.pow(alpha, -2)
+    _u19 = -(_u18*x)
+    _u20 = _u19.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u21 = torch.where(_u6, _u20, 0)
+    _u22 = _u21.mul_(epsilon)
+    _u23 = torch.clamp(x, max=0.0)
+    _u24 = _u22.add_(_u23)
+    _u25 = _u24.mul_(grad_output)
+    _u26 = _u3*x
+    _u27 = _u26.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u28 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u29 = torch.where(_u6, _u27, _u28)
+    _u30 = _u29.mul_(grad_output)
+    return (_u17).to(x.dtype), _reduce_to(_u25, alpha), _reduce_to(_u30, epsilon)
 
 
 class _EafoPReLUFunction(torch.autograd.Function):
@@ -378,59 +602,150 @@ class EafoPReLU(torch.nn.Module):
 
 def eafo_silu_fwd(x, epsilon):
     """EafoSiLU forward: ``epsilon*(x*(1 - exp(x)) + x*(exp(x) + 1)*(x + exp(x) + 1) + 2*exp(x) + 2)*exp(-x*(x - 2)/2)/(2*(exp(x) + 1)**3) + x/(1 + exp(-x))``."""
-    _t0 = torch.sigmoid(x)
-    _t1 = 2*x
-    _t2 = (x*x)
-    _t3 = 5*x
-    _t4 = (_t0*_t0)
-    _t5 = torch.pow(_t0, 3)
-    _t6 = torch.exp(-0.5*(x*(x - 2)))
-    return (torch.where(_t0 == 0, _t0, _t0*x) + torch.where(_t6 == 0, _t6, _t6*(0.5*(epsilon*(-4*_t0 + _t1 + _t2 + 2*_t4 + torch.where(_t0 == 0, _t0, _t0*(-2*_t2)) + torch.where(_t0 == 0, _t0, _t0*(-_t3)) + torch.where(_t4 == 0, _t4, _t4*_t2) + torch.where(_t4 == 0, _t4, _t4*_t3) + torch.where(_t5 == 0, _t5, _t5*(-_t1)) + 2))))).to(x.dtype)
+    _u0 = torch.sigmoid(x)
+    _u1 = 2*x
+    _u2 = (x*x)
+    _u3 = 5*x
+    _u4 = (_u0*_u0)
+    _u5 = torch.where(_u0 == 0, _u0, _u0*x)
+    _u6 = x - 2
+    _u7 = _u6.mul_(x).mul_(-0.5)
+    _u8 = _u7.exp_()
+    _u9 = -4*_u0
+    _u10 = 2*_u4
+    _u11 = -_u3
+    _u12 = _u11.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u13 = -2*_u2
+    _u14 = _u13.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u15 = torch.where(_u4 == 0, _u4, _u4*_u2)
+    _u16 = _u3.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
+    _u17 = torch.pow(_u0, 3)
+    _u18 = -_u1
+    _u19 = _u18.mul_(_u17).masked_fill_(_u17 == 0, 0.0)
+    _u20 = _u1.add_(2).add_(_u2).add_(_u9).add_(_u10).add_(_u12).add_(_u14).add_(_u15).add_(_u16).add_(_u19)
+    _u21 = _u20.mul_(epsilon).mul_(0.5)
+    _u22 = _u21.mul_(_u8).masked_fill_(_u8 == 0, 0.0)
+    _u23 = _u5.add_(_u22)
+    return (_u23).to(x.dtype)
 
 
 def eafo_silu_bwd_x(x, epsilon, grad_output):
     """EafoSiLU input gradient ``grad_output * df/dx``."""
-    _t0 = torch.sigmoid(x)
-    _t1 = 1 - _t0
-    _t2 = 2*x
-    _t3 = torch.pow(_t0, 3)
-    _t4 = 4*_t0
-    _t5 = 5*x
-    _t6 = (x*x)
-    _t7 = 2*_t6
-    _t8 = (_t0*_t0)
-    _t9 = _t6 + 2
-    _t10 = _t2 + _t9 + torch.where(_t0 == 0, _t0, _t0*(-_t5 - _t7 - 4)) + torch.where(_t3 == 0, _t3, _t3*(-_t2)) + torch.where(_t8 == 0, _t8, _t8*(_t5 + _t9))
-    _t11 = _t4 - 4*x + torch.where(_t1 == 0, _t1, _t1*(-_t5)) + torch.where(_t1 == 0, _t1, _t1*(-_t7)) - 9
-    _t12 = torch.where(_t1 == 0, _t1, _t1*(3*x)) + 1
-    _t13 = _t2 - _t4 + torch.where(_t1 == 0, _t1, _t1*_t7) + torch.where(_t1 == 0, _t1, _t1*(10*x)) + 9
-    _t14 = torch.exp(-0.5*(x*(x - 2)))
-    _t15 = torch.where(_t1 == 0, _t1, _t1*x) + 1
-    return (grad_output * (torch.where(_t14 == 0, _t14, _t14*(0.5*(epsilon*(_t2 + torch.where(_t10 == 0, _t10, _t10*(1 - x)) + torch.where(_t0 == 0, _t0, torch.where(_t11 == 0, _t11, _t0*_t11)) + torch.where(_t3 == 0, _t3, torch.where(_t12 == 0, _t12, _t3*_t12*(-2))) + torch.where(_t8 == 0, _t8, torch.where(_t13 == 0, _t13, _t8*_t13)) + 2)))) + torch.where(_t0 == 0, _t0, torch.where(_t15 == 0, _t15, _t0*_t15)))).to(x.dtype)
+    _u0 = torch.sigmoid(x)
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = 2*x
+    _u4 = torch.pow(_u0, 3)
+    _u5 = 4*_u0
+    _u6 = 5*x
+    _u7 = (x*x)
+    _u8 = 2*_u7
+    _u9 = (_u0*_u0)
+    _u10 = _u7.add_(2)
+    _u11 = x - 2
+    _u12 = _u11.mul_(x).mul_(-0.5)
+    _u13 = _u12.exp_()
+    _u14 = -_u6
+    _u15 = -_u8
+    _u16 = _u14.add_(-4).add_(_u15)
+    _u17 = _u16.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u18 = -_u3
+    _u19 = _u18.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
+    _u20 = _u10 + _u6
+    _u21 = _u20.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u22 = _u10.add_(_u3).add_(_u17).add_(_u19).add_(_u21)
+    _u23 = -x
+    _u24 = _u23.add_(1)
+    _u25 = _u24.mul_(_u22).masked_fill_(_u22 == 0, 0.0)
+    _u26 = -4*x
+    _u27 = _u6.neg_()
+    _u28 = _u27.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u29 = -_u8
+    _u30 = _u29.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u31 = _u26.add_(-9).add_(_u5).add_(_u28).add_(_u30)
+    _u32 = torch.where(_u0 == 0, _u0, torch.where(_u31 == 0, _u31, _u0*_u31))
+    _u33 = 3*x
+    _u34 = _u33.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u35 = _u34.add_(1)
+    _u36 = torch.where(_u4 == 0, _u4, torch.where(_u35 == 0, _u35, _u4*_u35*(-2)))
+    _u37 = _u5.neg_()
+    _u38 = _u8.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u39 = 10*x
+    _u40 = _u39.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u41 = _u37.add_(9).add_(_u3).add_(_u38).add_(_u40)
+    _u42 = torch.where(_u9 == 0, _u9, torch.where(_u41 == 0, _u41, _u9*_u41))
+    _u43 = _u3.add_(2).add_(_u25).add_(_u32).add_(_u36).add_(_u42)
+    _u44 = _u43.mul_(epsilon).mul_(0.5)
+    _u45 = _u44.mul_(_u13).masked_fill_(_u13 == 0, 0.0)
+    _u46 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u47 = _u46.add_(1)
+    _u48 = torch.where(_u0 == 0, _u0, torch.where(_u47 == 0, _u47, _u0*_u47))
+    _u49 = _u45.add_(_u48)
+    _u50 = _u49.mul_(grad_output)
+    return (_u50).to(x.dtype)
 
 
 def eafo_silu_bwd(x, epsilon, grad_output):
     """EafoSiLU gradients with respect to x and epsilon."""
-    _t0 = torch.sigmoid(x)
-    _t1 = 1 - _t0
-    _t2 = torch.exp(-0.5*(x*(x - 2)))
-    _t3 = 2*x
-    _t4 = torch.pow(_t0, 3)
-    _t5 = 4*_t0
-    _t6 = 5*x
-    _t7 = (x*x)
-    _t8 = 2*_t7
-    _t9 = (_t0*_t0)
-    _t10 = _t7 + 2
-    _t11 = torch.where(_t9 == 0, _t9, _t9*(_t10 + _t6))
-    _t12 = torch.where(_t4 == 0, _t4, _t4*(-_t3))
-    _t13 = torch.where(_t0 == 0, _t0, _t0*(-_t6 - _t8 - 4))
-    _t14 = _t10 + _t11 + _t12 + _t13 + _t3
-    _t15 = _t5 - 4*x + torch.where(_t1 == 0, _t1, _t1*(-_t6)) + torch.where(_t1 == 0, _t1, _t1*(-_t8)) - 9
-    _t16 = torch.where(_t1 == 0, _t1, _t1*(3*x)) + 1
-    _t17 = _t3 - _t5 + torch.where(_t1 == 0, _t1, _t1*_t8) + torch.where(_t1 == 0, _t1, _t1*(10*x)) + 9
-    _t18 = torch.where(_t1 == 0, _t1, _t1*x) + 1
-    return (grad_output * (torch.where(_t2 == 0, _t2, _t2*(0.5*(epsilon*(_t3 + torch.where(_t14 == 0, _t14, _t14*(1 - x)) + torch.where(_t0 == 0, _t0, torch.where(_t15 == 0, _t15, _t0*_t15)) + torch.where(_t4 == 0, _t4, torch.where(_t16 == 0, _t16, _t4*_t16*(-2))) + torch.where(_t9 == 0, _t9, torch.where(_t17 == 0, _t17, _t9*_t17)) + 2)))) + torch.where(_t0 == 0, _t0, torch.where(_t18 == 0, _t18, _t0*_t18)))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t2 == 0, _t2, _t2*(0.5*_t11 + 0.5*_t12 + 0.5*_t13 + 0.5*_t7 + x + 1))), epsilon)
+    _u0 = torch.sigmoid(x)
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = x - 2
+    _u4 = _u3.mul_(x).mul_(-0.5)
+    _u5 = _u4.exp_()
+    _u6 = 2*x
+    _u7 = torch.pow(_u0, 3)
+    _u8 = 4*_u0
+    _u9 = 5*x
+    _u10 = (x*x)
+    _u11 = 2*_u10
+    _u12 = (_u0*_u0)
+    _u13 = _u10 + 2
+    _u14 = _u13 + _u9
+    _u15 = _u14.mul_(_u12).masked_fill_(_u12 == 0, 0.0)
+    _u16 = -_u6
+    _u17 = _u16.mul_(_u7).masked_fill_(_u7 == 0, 0.0)
+    _u18 = -_u9
+    _u19 = -_u11
+    _u20 = _u18.add_(-4).add_(_u19)
+    _u21 = _u20.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u22 = _u13.add_(_u15).add_(_u17).add_(_u21).add_(_u6)
+    _u23 = -x
+    _u24 = _u23.add_(1)
+    _u25 = _u24.mul_(_u22).masked_fill_(_u22 == 0, 0.0)
+    _u26 = -4*x
+    _u27 = _u9.neg_()
+    _u28 = _u27.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u29 = -_u11
+    _u30 = _u29.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u31 = _u26.add_(-9).add_(_u8).add_(_u28).add_(_u30)
+    _u32 = torch.where(_u0 == 0, _u0, torch.where(_u31 == 0, _u31, _u0*_u31))
+    _u33 = 3*x
+    _u34 = _u33.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u35 = _u34.add_(1)
+    _u36 = torch.where(_u7 == 0, _u7, torch.where(_u35 == 0, _u35, _u7*_u35*(-2)))
+    _u37 = _u8.neg_()
+    _u38 = _u11.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u39 = 10*x
+    _u40 = _u39.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u41 = _u37.add_(9).add_(_u6).add_(_u38).add_(_u40)
+    _u42 = torch.where(_u12 == 0, _u12, torch.where(_u41 == 0, _u41, _u12*_u41))
+    _u43 = _u6.add_(2).add_(_u25).add_(_u32).add_(_u36).add_(_u42)
+    _u44 = _u43.mul_(epsilon).mul_(0.5)
+    _u45 = _u44.mul_(_u5).masked_fill_(_u5 == 0, 0.0)
+    _u46 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u47 = _u46.add_(1)
+    _u48 = torch.where(_u0 == 0, _u0, torch.where(_u47 == 0, _u47, _u0*_u47))
+    _u49 = _u45.add_(_u48)
+    _u50 = _u49.mul_(grad_output)
+    _u51 = _u15.mul_(0.5)
+    _u52 = _u17.mul_(0.5)
+    _u53 = _u21.mul_(0.5)
+    _u54 = _u10.mul_(0.5)
+    _u55 = _u51.add_(1).add_(x).add_(_u52).add_(_u53).add_(_u54)
+    _u56 = _u55.mul_(_u5).masked_fill_(_u5 == 0, 0.0)
+    _u57 = _u56.mul_(grad_output)
+    return (_u50).to(x.dtype), _reduce_to(_u57, epsilon)
 
 
 class _EafoSiLUFunction(torch.autograd.Function):
@@ -476,30 +791,93 @@ class EafoSiLU(torch.nn.Module):
 
 def eafo_softplus_fwd(x, beta, epsilon):
     """EafoSoftplus forward: ``epsilon*(beta + x*(exp(beta*x) + 1))*exp(-x*(2*beta + x)/2) + log(exp(beta*x) + 1)/beta``."""
-    _t0 = torch.exp(-0.5*(x*(2*beta + x)))
-    _t1 = torch.exp(-0.5*(x*x))
-    return (epsilon*(_t0*beta + torch.where(_t0 == 0, _t0, _t0*x) + torch.where(_t1 == 0, _t1, _t1*x)) + (torch.clamp(beta*x, min=0.0) + torch.log1p(torch.exp(-torch.abs(beta*x))))/beta).to(x.dtype)
+    _u0 = 2*beta
+    _u1 = _u0 + x
+    _u2 = _u1.mul_(x).mul_(-0.5)
+    _u3 = _u2.exp_()
+    _u4 = _u3*beta
+    _u5 = torch.where(_u3 == 0, _u3, _u3*x)
+    _u6 = (x*x)
+    _u7 = _u6.mul_(-0.5)
+    _u8 = _u7.exp_()
+    _u9 = torch.where(_u8 == 0, _u8, _u8*x)
+    _u10 = _u4.add_(_u5).add_(_u9)
+    _u11 = _u10.mul_(epsilon)
+    _u12 = torch.reciprocal(beta)
+    _u13 = beta*x
+    _u14 = (torch.clamp(_u13, min=0.0) + torch.log1p(torch.exp(-torch.abs(_u13))))
+    _u15 = _u14.mul_(_u12)
+    _u16 = _u11.add_(_u15)
+    return (_u16).to(x.dtype)
 
 
 def eafo_softplus_bwd_x(x, beta, epsilon, grad_output):
     """EafoSoftplus input gradient ``grad_output * df/dx``."""
-    _t0 = (x*x)
-    _t1 = beta + x
-    _t2 = torch.exp(-0.5*_t0)
-    _t3 = torch.exp(-0.5*(x*(2*beta + x)))
-    return (grad_output * (epsilon*(torch.where(_t2 == 0, _t2, _t2*(1 - _t0)) + torch.where(_t3 == 0, _t3, _t3*(-(_t1*beta) - (_t1*x) + 1))) + torch.sigmoid(beta*x))).to(x.dtype)
+    _u0 = (x*x)
+    _u1 = beta + x
+    _u2 = -0.5*_u0
+    _u3 = _u2.exp_()
+    _u4 = _u0.neg_()
+    _u5 = _u4.add_(1)
+    _u6 = _u5.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u7 = 2*beta
+    _u8 = _u7 + x
+    _u9 = _u8.mul_(x).mul_(-0.5)
+    _u10 = _u9.exp_()
+    _u11 = -(_u1*beta)
+    _u12 = _u1.mul_(x).neg_()
+    _u13 = _u11.add_(1).add_(_u12)
+    _u14 = _u13.mul_(_u10).masked_fill_(_u10 == 0, 0.0)
+    _u15 = _u6.add_(_u14)
+    _u16 = _u15.mul_(epsilon)
+    _u17 = beta*x
+    _u18 = _u17.sigmoid_()
+    _u19 = _u16.add_(_u18)
+    _u20 = _u19.mul_(grad_output)
+    return (_u20).to(x.dtype)
 
 
 def eafo_softplus_bwd(x, beta, epsilon, grad_output):
     """EafoSoftplus gradients with respect to x and beta, epsilon."""
-    _t0 = beta*x
-    _t1 = torch.sigmoid(_t0)
-    _t2 = (x*x)
-    _t3 = torch.exp(-0.5*_t2)
-    _t4 = _t2 - 1
-    _t5 = torch.exp(-0.5*(x*(2*beta + x)))
-    _t6 = beta + x
-    return (grad_output * (_t1 + epsilon*(torch.where(_t3 == 0, _t3, _t3*(-_t4)) + torch.where(_t5 == 0, _t5, _t5*(-(_t6*beta) - (_t6*x) + 1))))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t1 == 0, _t1, _t1*(x/beta)) + torch.where(_t5 == 0, _t5, _t5*(epsilon*(-_t0 - _t4))) - ((torch.clamp(_t0, min=0.0) + torch.log1p(torch.exp(-torch.abs(_t0))))/(beta*beta))), beta), _reduce_to(grad_output * (torch.where(_t3 == 0, _t3, _t3*x) + torch.where(_t5 == 0, _t5, _t5*_t6)), epsilon)
+    _u0 = beta*x
+    _u1 = torch.sigmoid(_u0)
+    _u2 = (x*x)
+    _u3 = -0.5*_u2
+    _u4 = _u3.exp_()
+    _u5 = _u2.add_(-1)
+    _u6 = 2*beta
+    _u7 = _u6 + x
+    _u8 = _u7.mul_(x).mul_(-0.5)
+    _u9 = _u8.exp_()
+    _u10 = beta + x
+    _u11 = -_u5
+    _u12 = _u11.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
+    _u13 = -(_u10*beta)
+    _u14 = -(_u10*x)
+    _u15 = _u13.add_(1).add_(_u14)
+    _u16 = _u15.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u17 = _u12.add_(_u16)
+    _u18 = _u17.mul_(epsilon)
+    _u19 = _u18.add_(_u1)
+    _u20 = _u19.mul_(grad_output)
+    _u21 = torch.pow(beta, -2)
+    _u22 = (torch.clamp(_u0, min=0.0) + torch.log1p(torch.exp(-torch.abs(_u0))))
+    _u23 = _u22.mul_(_u21).neg_()
+    _u24 = torch.reciprocal(beta)
+    _u25 = _u24*x
+    _u26 = _u25.mul_(_u1).masked_fill_(_u1 == 0, 0.0)
+    _u27 = _u0.neg_()
+    _u28 = _u5.neg_()
+    _u29 = _u27.add_(_u28)
+    _u30 = _u29.mul_(epsilon)
+    _u31 = _u30.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u32 = _u23.add_(_u26).add_(_u31)
+    _u33 = _u32.mul_(grad_output)
+    _u34 = torch.where(_u4 == 0, _u4, _u4*x)
+    _u35 = _u10.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u36 = _u34.add_(_u35)
+    _u37 = _u36.mul_(grad_output)
+    return (_u20).to(x.dtype), _reduce_to(_u33, beta), _reduce_to(_u37, epsilon)
 
 
 class _EafoSoftplusFunction(torch.autograd.Function):
@@ -547,38 +925,112 @@ class EafoSoftplus(torch.nn.Module):
 
 def eafo_tanh_fwd(x, epsilon):
     """EafoTanh forward: ``epsilon*(x/2 - tanh(x))*exp(-x**2/2)*cosh(x)**2 + tanh(x)``."""
-    _t0 = torch.tanh(x)
-    _t1 = 0.5*x
-    _t2 = 0.25*torch.exp(-(_t1*(x + 4))) + 0.25*torch.exp(-(_t1*(x - 4))) + 0.5*torch.exp(-0.5*(x*x))
-    return (_t0 + torch.where(_t2 == 0, _t2, _t2*(epsilon*(-_t0 + _t1)))).to(x.dtype)
+    _u0 = torch.tanh(x)
+    _u1 = 0.5*x
+    _u2 = (x*x)
+    _u3 = _u2.mul_(-0.5)
+    _u4 = _u3.exp_()
+    _u5 = _u4.mul_(0.5)
+    _u6 = x - 4
+    _u7 = _u6.mul_(_u1).neg_()
+    _u8 = _u7.exp_()
+    _u9 = _u8.mul_(0.25)
+    _u10 = x + 4
+    _u11 = _u10.mul_(_u1).neg_()
+    _u12 = _u11.exp_()
+    _u13 = _u12.mul_(0.25)
+    _u14 = _u5.add_(_u9).add_(_u13)
+    _u15 = -_u0
+    _u16 = _u1.add_(_u15)
+    _u17 = _u16.mul_(epsilon)
+    _u18 = _u17.mul_(_u14).masked_fill_(_u14 == 0, 0.0)
+    _u19 = _u0.add_(_u18)
+    return (_u19).to(x.dtype)
 
 
 def eafo_tanh_bwd_x(x, epsilon, grad_output):
     """EafoTanh input gradient ``grad_output * df/dx``."""
-    _t0 = torch.tanh(x)
-    _t1 = (_t0*_t0)
-    _t2 = 0.5*x
-    _t3 = torch.exp(-(_t2*(x - 4)))
-    _t4 = torch.exp(-(_t2*(x + 4)))
-    _t5 = torch.exp(-0.5*(x*x))
-    _t6 = 0.125*epsilon
-    _t7 = _t3 + _t4 + 2*_t5
-    _t8 = torch.where(_t3 == 0, _t3, _t3*(2 - x)) + torch.where(_t4 == 0, _t4, _t4*(-x - 2)) + torch.where(_t5 == 0, _t5, _t5*(-2*x))
-    return (grad_output * (-_t1 + torch.where(_t7 == 0, _t7, _t7*(_t6*(2*_t1 - 1))) + torch.where(_t8 == 0, _t8, _t8*(_t6*(-2*_t0 + x))) + 1)).to(x.dtype)
+    _u0 = torch.tanh(x)
+    _u1 = (_u0*_u0)
+    _u2 = 0.5*x
+    _u3 = x - 4
+    _u4 = _u3.mul_(_u2).neg_()
+    _u5 = _u4.exp_()
+    _u6 = x + 4
+    _u7 = _u2.mul_(_u6).neg_()
+    _u8 = _u7.exp_()
+    _u9 = (x*x)
+    _u10 = _u9.mul_(-0.5)
+    _u11 = _u10.exp_()
+    _u12 = 0.125*epsilon
+    _u13 = -_u1
+    _u14 = 2*_u11
+    _u15 = _u14.add_(_u5).add_(_u8)
+    _u16 = _u1.mul_(2)
+    _u17 = _u16.add_(-1)
+    _u18 = _u17.mul_(_u12)
+    _u19 = _u18.mul_(_u15).masked_fill_(_u15 == 0, 0.0)
+    _u20 = -x
+    _u21 = _u20.add_(2)
+    _u22 = _u21.mul_(_u5).masked_fill_(_u5 == 0, 0.0)
+    _u23 = -x
+    _u24 = _u23.add_(-2)
+    _u25 = _u24.mul_(_u8).masked_fill_(_u8 == 0, 0.0)
+    _u26 = -2*x
+    _u27 = _u26.mul_(_u11).masked_fill_(_u11 == 0, 0.0)
+    _u28 = _u22.add_(_u25).add_(_u27)
+    _u29 = _u0.mul_(-2)
+    _u30 = _u29.add_(x)
+    _u31 = _u30.mul_(_u12)
+    _u32 = _u31.mul_(_u28).masked_fill_(_u28 == 0, 0.0)
+    _u33 = _u13.add_(1).add_(_u19).add_(_u32)
+    _u34 = _u33.mul_(grad_output)
+    return (_u34).to(x.dtype)
 
 
 def eafo_tanh_bwd(x, epsilon, grad_output):
     """EafoTanh gradients with respect to x and epsilon."""
-    _t0 = torch.tanh(x)
-    _t1 = (_t0*_t0)
-    _t2 = 0.5*x
-    _t3 = torch.exp(-(_t2*(x - 4)))
-    _t4 = torch.exp(-(_t2*(x + 4)))
-    _t5 = torch.exp(-0.5*(x*x))
-    _t6 = _t3 + _t4 + 2*_t5
-    _t7 = 0.125*epsilon
-    _t8 = torch.where(_t3 == 0, _t3, _t3*(2 - x)) + torch.where(_t4 == 0, _t4, _t4*(-x - 2)) + torch.where(_t5 == 0, _t5, _t5*(-2*x))
-    return (grad_output * (-_t1 + torch.where(_t6 == 0, _t6, _t6*(_t7*(2*_t1 - 1))) + torch.where(_t8 == 0, _t8, _t8*(_t7*(-2*_t0 + x))) + 1)).to(x.dtype), _reduce_to(grad_output * (torch.where(_t6 == 0, _t6, _t6*(-0.25*_t0 + 0.125*x))), epsilon)
+    _u0 = torch.tanh(x)
+    _u1 = (_u0*_u0)
+    _u2 = 0.5*x
+    _u3 = x - 4
+    _u4 = _u3.mul_(_u2).neg_()
+    _u5 = _u4.exp_()
+    _u6 = x + 4
+    _u7 = _u2.mul_(_u6).neg_()
+    _u8 = _u7.exp_()
+    _u9 = (x*x)
+    _u10 = _u9.mul_(-0.5)
+    _u11 = _u10.exp_()
+    _u12 = 2*_u11
+    _u13 = _u12.add_(_u5).add_(_u8)
+    _u14 = 0.125*epsilon
+    _u15 = -_u1
+    _u16 = _u1.mul_(2)
+    _u17 = _u16.add_(-1)
+    _u18 = _u17.mul_(_u14)
+    _u19 = _u18.mul_(_u13).masked_fill_(_u13 == 0, 0.0)
+    _u20 = -x
+    _u21 = _u20.add_(2)
+    _u22 = _u21.mul_(_u5).masked_fill_(_u5 == 0, 0.0)
+    _u23 = -x
+    _u24 = _u23.add_(-2)
+    _u25 = _u24.mul_(_u8).masked_fill_(_u8 == 0, 0.0)
+    _u26 = -2*x
+    _u27 = _u26.mul_(_u11).masked_fill_(_u11 == 0, 0.0)
+    _u28 = _u22.add_(_u25).add_(_u27)
+    _u29 = -2*_u0
+    _u30 = _u29.add_(x)
+    _u31 = _u30.mul_(_u14)
+    _u32 = _u31.mul_(_u28).masked_fill_(_u28 == 0, 0.0)
+    _u33 = _u15.add_(1).add_(_u19).add_(_u32)
+    _u34 = _u33.mul_(grad_output)
+    _u35 = _u0.mul_(-0.25)
+    _u36 = 0.125*x
+    _u37 = _u35.add_(_u36)
+    _u38 = _u37.mul_(_u13).masked_fill_(_u13 == 0, 0.0)
+    _u39 = _u38.mul_(grad_output)
+    return (_u34).to(x.dtype), _reduce_to(_u39, epsilon)
 
 
 class _EafoTanhFunction(torch.autograd.Function):
@@ -624,18 +1076,34 @@ class EafoTanh(torch.nn.Module):
 
 def elu_fwd(x, alpha):
     """ELU forward: ``Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
-    return (torch.where(x > 0, x, alpha*torch.expm1(x))).to(x.dtype)
+    _u0 = x > 0
+    _u1 = torch.expm1(x)
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.where(_u0, x, _u2)
+    return (_u3).to(x.dtype)
 
 
 def elu_bwd_x(x, alpha, grad_output):
     """ELU input gradient ``grad_output * df/dx``."""
-    return (grad_output * (torch.where(x > 0, 1, alpha*torch.exp(x)))).to(x.dtype)
+    _u0 = x > 0
+    _u1 = torch.exp(x)
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.where(_u0, 1, _u2)
+    _u4 = _u3.mul_(grad_output)
+    return (_u4).to(x.dtype)
 
 
 def elu_bwd(x, alpha, grad_output):
     """ELU gradients with respect to x and alpha."""
-    _t0 = x > 0
-    return (grad_output * (torch.where(_t0, 1, alpha*torch.exp(x)))).to(x.dtype), _reduce_to(grad_output * (torch.where(_t0, 0, torch.expm1(x))), alpha)
+    _u0 = x > 0
+    _u1 = torch.exp(x)
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.where(_u0, 1, _u2)
+    _u4 = _u3.mul_(grad_output)
+    _u5 = torch.expm1(x)
+    _u6 = torch.where(_u0, 0, _u5)
+    _u7 = _u6.mul_(grad_output)
+    return (_u4).to(x.dtype), _reduce_to(_u7, alpha)
 
 
 class _ELUFunction(torch.autograd.Function):
@@ -681,16 +1149,28 @@ class ELU(torch.nn.Module):
 
 def gelu_fwd(x):
     """GELU forward: ``x*(erf(sqrt(2)*x/2) + 1)/2``."""
-    _t0 = 0.5*x
-    _t1 = torch.special.erfc(-1.4142135623730951*_t0)
-    return (torch.where(_t1 == 0, _t1, _t1*_t0)).to(x.dtype)
+    _u0 = 0.5*x
+    _u1 = -1.4142135623730951*_u0
+    _u2 = _u1.erfc_()
+    _u3 = _u0.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    return (_u3).to(x.dtype)
 
 
 def gelu_bwd_x(x, grad_output):
     """GELU input gradient ``grad_output * df/dx``."""
-    _t0 = 1.4142135623730951*x
-    _t1 = torch.exp(-0.5*(x*x))
-    return (grad_output * (0.5*torch.where(_t1 == 0, _t1, _t1*(0.5641895835477563*_t0)) + 0.5*torch.special.erfc(-0.5*_t0))).to(x.dtype)
+    _u0 = 1.4142135623730951*x
+    _u1 = -0.5*_u0
+    _u2 = _u1.erfc_()
+    _u3 = _u2.mul_(0.5)
+    _u4 = (x*x)
+    _u5 = _u4.mul_(-0.5)
+    _u6 = _u5.exp_()
+    _u7 = _u0.mul_(0.5641895835477563)
+    _u8 = _u7.mul_(_u6).masked_fill_(_u6 == 0, 0.0)
+    _u9 = _u8.mul_(0.5)
+    _u10 = _u3.add_(_u9)
+    _u11 = _u10.mul_(grad_output)
+    return (_u11).to(x.dtype)
 
 
 class _GELUFunction(torch.autograd.Function):
@@ -729,17 +1209,35 @@ class GELU(torch.nn.Module):
 
 def leaky_relu_fwd(x, alpha):
     """LeakyReLU forward: ``alpha*Min(0, x) + Max(0, x)``."""
-    return (alpha*torch.clamp(x, max=0.0) + torch.clamp(x, min=0.0)).to(x.dtype)
+    _u0 = torch.clamp(x, max=0.0)
+    _u1 = _u0.mul_(alpha)
+    _u2 = torch.clamp(x, min=0.0)
+    _u3 = _u1.add_(_u2)
+    return (_u3).to(x.dtype)
 
 
 def leaky_relu_bwd_x(x, alpha, grad_output):
     """LeakyReLU input gradient ``grad_output * df/dx``."""
-    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u4 = _u2.add_(_u3)
+    _u5 = _u4.mul_(grad_output)
+    return (_u5).to(x.dtype)
 
 
 def leaky_relu_bwd(x, alpha, grad_output):
     """LeakyReLU gradients with respect to x and alpha."""
-    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (torch.clamp(x, max=0.0)), alpha)
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u4 = _u2.add_(_u3)
+    _u5 = _u4.mul_(grad_output)
+    _u6 = torch.clamp(x, max=0.0)
+    _u7 = _u6.mul_(grad_output)
+    return (_u5).to(x.dtype), _reduce_to(_u7, alpha)
 
 
 class _LeakyReLUFunction(torch.autograd.Function):
@@ -785,15 +1283,25 @@ class LeakyReLU(torch.nn.Module):
 
 def mish_fwd(x):
     """Mish forward: ``x*tanh(log(exp(x) + 1))``."""
-    _t0 = torch.tanh((torch.clamp(x, min=0.0) + torch.log1p(torch.exp(-torch.abs(x)))))
-    return (torch.where(_t0 == 0, _t0, _t0*x)).to(x.dtype)
+    _u0 = (torch.clamp(x, min=0.0) + torch.log1p(torch.exp(-torch.abs(x))))
+    _u1 = _u0.tanh_()
+    _u2 = torch.where(_u1 == 0, _u1, _u1*x)
+    return (_u2).to(x.dtype)
 
 
 def mish_bwd_x(x, grad_output):
     """Mish input gradient ``grad_output * df/dx``."""
-    _t0 = torch.tanh((torch.clamp(x, min=0.0) + torch.log1p(torch.exp(-torch.abs(x)))))
-    _t1 = (1 - (_t0*_t0))*torch.sigmoid(x)
-    return (grad_output * (_t0 + torch.where(_t1 == 0, _t1, _t1*x))).to(x.dtype)
+    _u0 = (torch.clamp(x, min=0.0) + torch.log1p(torch.exp(-torch.abs(x))))
+    _u1 = _u0.tanh_()
+    _u2 = (_u1*_u1)
+    _u3 = _u2.neg_()
+    _u4 = _u3.add_(1)
+    _u5 = torch.sigmoid(x)
+    _u6 = _u4.mul_(_u5)
+    _u7 = torch.where(_u6 == 0, _u6, _u6*x)
+    _u8 = _u1.add_(_u7)
+    _u9 = _u8.mul_(grad_output)
+    return (_u9).to(x.dtype)
 
 
 class _MishFunction(torch.autograd.Function):
@@ -832,17 +1340,35 @@ class Mish(torch.nn.Module):
 
 def prelu_fwd(x, alpha):
     """PReLU forward: ``alpha*Min(0, x) + Max(0, x)``."""
-    return (alpha*torch.clamp(x, max=0.0) + torch.clamp(x, min=0.0)).to(x.dtype)
+    _u0 = torch.clamp(x, max=0.0)
+    _u1 = _u0.mul_(alpha)
+    _u2 = torch.clamp(x, min=0.0)
+    _u3 = _u1.add_(_u2)
+    return (_u3).to(x.dtype)
 
 
 def prelu_bwd_x(x, alpha, grad_output):
     """PReLU input gradient ``grad_output * df/dx``."""
-    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u4 = _u2.add_(_u3)
+    _u5 = _u4.mul_(grad_output)
+    return (_u5).to(x.dtype)
 
 
 def prelu_bwd(x, alpha, grad_output):
     """PReLU gradients with respect to x and alpha."""
-    return (grad_output * (alpha*torch.ceil(torch.clamp(-x, 0.0, 1.0)) + torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype), _reduce_to(grad_output * (torch.clamp(x, max=0.0)), alpha)
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u4 = _u2.add_(_u3)
+    _u5 = _u4.mul_(grad_output)
+    _u6 = torch.clamp(x, max=0.0)
+    _u7 = _u6.mul_(grad_output)
+    return (_u5).to(x.dtype), _reduce_to(_u7, alpha)
 
 
 class _PReLUFunction(torch.autograd.Function):
@@ -888,12 +1414,15 @@ class PReLU(torch.nn.Module):
 
 def relu_fwd(x):
     """ReLU forward: ``Max(0, x)``."""
-    return (torch.clamp(x, min=0.0)).to(x.dtype)
+    _u0 = torch.clamp(x, min=0.0)
+    return (_u0).to(x.dtype)
 
 
 def relu_bwd_x(x, grad_output):
     """ReLU input gradient ``grad_output * df/dx``."""
-    return (grad_output * (torch.ceil(torch.clamp(x, 0.0, 1.0)))).to(x.dtype)
+    _u0 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u1 = _u0.mul_(grad_output)
+    return (_u1).to(x.dtype)
 
 
 class _ReLUFunction(torch.autograd.Function):
@@ -932,19 +1461,39 @@ class ReLU(torch.nn.Module):
 
 def selu_fwd(x, alpha, lambda_):
     """SELU forward: ``lambda_*Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
-    return (lambda_*torch.where(x > 0, x, alpha*torch.expm1(x))).to(x.dtype)
+    _u0 = x > 0
+    _u1 = torch.expm1(x)
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.where(_u0, x, _u2)
+    _u4 = _u3.mul_(lambda_)
+    return (_u4).to(x.dtype)
 
 
 def selu_bwd_x(x, alpha, lambda_, grad_output):
     """SELU input gradient ``grad_output * df/dx``."""
-    return (grad_output * (lambda_*torch.where(x > 0, 1, alpha*torch.exp(x)))).to(x.dtype)
+    _u0 = x > 0
+    _u1 = torch.exp(x)
+    _u2 = _u1.mul_(alpha)
+    _u3 = torch.where(_u0, 1, _u2)
+    _u4 = _u3.mul_(grad_output).mul_(lambda_)
+    return (_u4).to(x.dtype)
 
 
 def selu_bwd(x, alpha, lambda_, grad_output):
     """SELU gradients with respect to x and alpha, lambda_."""
-    _t0 = x > 0
-    _t1 = torch.expm1(x)
-    return (grad_output * (lambda_*torch.where(_t0, 1, alpha*torch.exp(x)))).to(x.dtype), _reduce_to(grad_output * (lambda_*torch.where(_t0, 0, _t1)), alpha), _reduce_to(grad_output * (torch.where(_t0, x, _t1*alpha)), lambda_)
+    _u0 = x > 0
+    _u1 = grad_output*lambda_
+    _u2 = torch.expm1(x)
+    _u3 = torch.exp(x)
+    _u4 = _u3.mul_(alpha)
+    _u5 = torch.where(_u0, 1, _u4)
+    _u6 = _u5.mul_(_u1)
+    _u7 = torch.where(_u0, 0, _u2)
+    _u8 = _u7.mul_(_u1)
+    _u9 = _u2.mul_(alpha)
+    _u10 = torch.where(_u0, x, _u9)
+    _u11 = _u10.mul_(grad_output)
+    return (_u6).to(x.dtype), _reduce_to(_u8, alpha), _reduce_to(_u11, lambda_)
 
 
 class _SELUFunction(torch.autograd.Function):
@@ -992,13 +1541,17 @@ class SELU(torch.nn.Module):
 
 def sigmoid_fwd(x):
     """Sigmoid forward: ``1/(1 + exp(-x))``."""
-    return (torch.sigmoid(x)).to(x.dtype)
+    _u0 = torch.sigmoid(x)
+    return (_u0).to(x.dtype)
 
 
 def sigmoid_bwd_x(x, grad_output):
     """Sigmoid input gradient ``grad_output * df/dx``."""
-    _t0 = torch.sigmoid(x)
-    return (grad_output * (_t0*(1 - _t0))).to(x.dtype)
+    _u0 = torch.sigmoid(x)
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = _u0.mul_(grad_output).mul_(_u2)
+    return (_u3).to(x.dtype)
 
 
 class _SigmoidFunction(torch.autograd.Function):
@@ -1037,16 +1590,21 @@ class Sigmoid(torch.nn.Module):
 
 def silu_fwd(x):
     """SiLU forward: ``x/(1 + exp(-x))``."""
-    _t0 = torch.sigmoid(x)
-    return (torch.where(_t0 == 0, _t0, _t0*x)).to(x.dtype)
+    _u0 = torch.sigmoid(x)
+    _u1 = torch.where(_u0 == 0, _u0, _u0*x)
+    return (_u1).to(x.dtype)
 
 
 def silu_bwd_x(x, grad_output):
     """SiLU input gradient ``grad_output * df/dx``."""
-    _t0 = torch.sigmoid(x)
-    _t1 = 1 - _t0
-    _t2 = torch.where(_t1 == 0, _t1, _t1*x) + 1
-    return (grad_output * (torch.where(_t0 == 0, _t0, torch.where(_t2 == 0, _t2, _t0*_t2)))).to(x.dtype)
+    _u0 = torch.sigmoid(x)
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u4 = _u3.add_(1)
+    _u5 = torch.where(_u0 == 0, _u0, torch.where(_u4 == 0, _u4, _u0*_u4))
+    _u6 = _u5.mul_(grad_output)
+    return (_u6).to(x.dtype)
 
 
 class _SiLUFunction(torch.autograd.Function):
@@ -1085,20 +1643,33 @@ class SiLU(torch.nn.Module):
 
 def softplus_fwd(x, beta):
     """Softplus forward: ``log(exp(beta*x) + 1)/beta``."""
-    return ((torch.clamp(beta*x, min=0.0) + torch.log1p(torch.exp(-torch.abs(beta*x))))/beta).to(x.dtype)
+    _u0 = torch.reciprocal(beta)
+    _u1 = beta*x
+    _u2 = (torch.clamp(_u1, min=0.0) + torch.log1p(torch.exp(-torch.abs(_u1))))
+    _u3 = _u2.mul_(_u0)
+    return (_u3).to(x.dtype)
 
 
 def softplus_bwd_x(x, beta, grad_output):
     """Softplus input gradient ``grad_output * df/dx``."""
-    return (grad_output * (torch.sigmoid(beta*x))).to(x.dtype)
+    _u0 = beta*x
+    _u1 = _u0.sigmoid_()
+    _u2 = _u1.mul_(grad_output)
+    return (_u2).to(x.dtype)
 
 
 def softplus_bwd(x, beta, grad_output):
     """Softplus gradients with respect to x and beta."""
-    _t0 = beta*x
-    _t1 = torch.sigmoid(_t0)
-    _t2 = torch.reciprocal(beta)
-    return (grad_output * (_t1)).to(x.dtype), _reduce_to(grad_output * (_t2*(-(_t2*(torch.clamp(_t0, min=0.0) + torch.log1p(torch.exp(-torch.abs(_t0))))) + torch.where(_t1 == 0, _t1, _t1*x))), beta)
+    _u0 = beta*x
+    _u1 = torch.sigmoid(_u0)
+    _u2 = torch.reciprocal(beta)
+    _u3 = _u1*grad_output
+    _u4 = (torch.clamp(_u0, min=0.0) + torch.log1p(torch.exp(-torch.abs(_u0))))
+    _u5 = _u4.mul_(_u2).neg_()
+    _u6 = torch.where(_u1 == 0, _u1, _u1*x)
+    _u7 = _u5.add_(_u6)
+    _u8 = _u7.mul_(_u2).mul_(grad_output)
+    return (_u3).to(x.dtype), _reduce_to(_u8, beta)
 
 
 class _SoftplusFunction(torch.autograd.Function):
@@ -1144,12 +1715,18 @@ class Softplus(torch.nn.Module):
 
 def tanh_fwd(x):
     """Tanh forward: ``tanh(x)``."""
-    return (torch.tanh(x)).to(x.dtype)
+    _u0 = torch.tanh(x)
+    return (_u0).to(x.dtype)
 
 
 def tanh_bwd_x(x, grad_output):
     """Tanh input gradient ``grad_output * df/dx``."""
-    return (grad_output * (1 - (torch.tanh(x)*torch.tanh(x)))).to(x.dtype)
+    _u0 = torch.tanh(x)
+    _u1 = _u0.square_()
+    _u2 = _u1.neg_()
+    _u3 = _u2.add_(1)
+    _u4 = _u3.mul_(grad_output)
+    return (_u4).to(x.dtype)
 
 
 class _TanhFunction(torch.autograd.Function):

@@ -235,3 +235,19 @@ def test_torch_compile_once():
     y2.sum().backward()
     torch.testing.assert_close(x1.grad, x2.grad)
     torch.testing.assert_close(m.epsilon.grad, cm.epsilon.grad, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_in_place_reuse_never_touches_inputs(name):
+    """The emitter writes only into its own temporaries: x, params, grad_output unchanged."""
+    torch.manual_seed(3)
+    xs = torch.randn(64, dtype=torch.float64)
+    g = torch.randn(64, dtype=torch.float64)
+    params = _defaults(name)
+    copies = [t.clone() for t in (xs, g, *params)]
+    getattr(gen, f"{name}_fwd")(xs, *params)
+    getattr(gen, f"{name}_bwd_x")(xs, *params, g)
+    if params:
+        getattr(gen, f"{name}_bwd")(xs, *params, g)
+    for before, after in zip(copies, (xs, g, *params), strict=True):
+        assert torch.equal(before, after)

@@ -209,6 +209,17 @@ def _hoist_guard_factors(repl, reduced, symbols):
     return out_repl, reduced
 
 
+def _emit_torch(exprs: Sequence[sp.Expr], pr) -> tuple[list[str], list[str]]:
+    """CSE, then straight-line code with in-place reuse of dead temporaries."""
+    from .emit import emit
+
+    repl, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols("_t"), order="canonical")
+    return emit(repl, reduced, pr, X)
+
+
+_G = sp.Symbol("grad_output", real=True)
+
+
 def _torch_printer():
     from .torch_printer import EafoTorchPrinter
 
@@ -237,7 +248,7 @@ def _torch_block(f: ActivationForm) -> str:
     out: list[str] = []
 
     # Forward.
-    lines, (fwd,) = _cse_lines([f.forward], pr)
+    lines, (fwd,) = _emit_torch([f.forward], pr)
     out += [
         f"def {n}_fwd({args}):",
         f'    """{cls} forward: ``{_doc_expr(f.expr)}``."""',
@@ -251,10 +262,11 @@ def _torch_block(f: ActivationForm) -> str:
         d = f.gradients[X]
         if d == 0:
             return "torch.zeros_like(x)"
-        return f"(grad_output * ({printed})).to(x.dtype)"
+        return f"({printed}).to(x.dtype)"
 
-    # Backward, x only.
-    lines, (gx,) = _cse_lines([f.gradients[X]], pr)
+    # Backward, x only. grad_output is multiplied in before emitting, so that the
+    # product reuses a temporary too.
+    lines, (gx,) = _emit_torch([_G * f.gradients[X]], pr)
     out += [
         f"def {n}_bwd_x({args}, grad_output):",
         f'    """{cls} input gradient ``grad_output * df/dx``."""',
@@ -265,12 +277,10 @@ def _torch_block(f: ActivationForm) -> str:
     ]
     if f.params:
         exprs = [f.gradients[v] for v in [X, *f.params]]
-        lines, printed = _cse_lines(exprs, pr)
+        lines, printed = _emit_torch([_G * e for e in exprs], pr)
         rets = [grad_x_line(printed[0])]
         for p, e, s in zip(params, exprs[1:], printed[1:], strict=True):
-            rets.append(
-                f"torch.zeros_like({p})" if e == 0 else f"_reduce_to(grad_output * ({s}), {p})"
-            )
+            rets.append(f"torch.zeros_like({p})" if e == 0 else f"_reduce_to({s}, {p})")
         out += [
             f"def {n}_bwd({args}, grad_output):",
             f'    """{cls} gradients with respect to x and {", ".join(params)}."""',
