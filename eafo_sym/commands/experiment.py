@@ -72,6 +72,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-seed", type=int, default=0, help="seed of the data split (default 0)")
     p.add_argument("--baseline", default="gelu", help="activation for the paired comparison")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: rewrite summary.md and accuracy.png from --out's rows.jsonl",
+    )
+
+
+def _report_only(args: argparse.Namespace) -> int:
+    from ..experiment import report
+
+    out = Path(args.out or _PROFILE_OUT["smoke" if args.smoke else args.device])
+    rows = report.read_rows(out / "rows.jsonl")  # OSError if missing: exit 2
+    if not rows:
+        raise ValueError(f"{out / 'rows.jsonl'} holds no rows")
+    profile = rows[0].get("profile", "cpu")
+    title = "Digits" if profile == "cpu" else f"Digits ({profile} profile)"
+    text = report.summary_markdown(rows, baseline=args.baseline, title=title)
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    report.plot(rows, out / "accuracy.png", baseline=args.baseline)
+    print(text)
+    return 0
 
 
 def _resolve(args: argparse.Namespace) -> tuple[list[str], list[str], int, str]:
@@ -111,6 +132,8 @@ def _command_line(args: argparse.Namespace, models: list[str], acts: list[str], 
 
 def run(args: argparse.Namespace) -> int:
     """Train every (model, activation, seed) cell and write the results."""
+    if args.report_only:
+        return _report_only(args)
     if args.threads <= 0:
         raise ValueError(f"--threads must be positive, got {args.threads}")
     if args.epochs is not None and args.epochs <= 0:

@@ -9,8 +9,8 @@
 >>> print(summary_table(rows))  # doctest: +NORMALIZE_WHITESPACE
 | model | activation | seeds | test accuracy (%) | val accuracy (%) | final train loss | s/run |
 |---|---|---:|---:|---:|---:|---:|
-| mlp | gelu | 3 | 92.00 ± 2.00 | 92.00 ± 2.00 | 0.0100 | 1.0 |
-| mlp | crrelu | 3 | 94.00 ± 3.00 | 94.00 ± 3.00 | 0.0100 | 1.0 |
+| mlp | gelu | 3 | 92.00 ± 2.00 | 92.00 ± 2.00 | 1.00e-02 | 1.0 |
+| mlp | crrelu | 3 | 94.00 ± 3.00 | 94.00 ± 3.00 | 1.00e-02 | 1.0 |
 >>> print(paired_table(rows))  # doctest: +NORMALIZE_WHITESPACE
 | model | activation | pairs | mean diff (pp) | 95% CI (pp) | p (paired t) | wins/ties/losses |
 |---|---|---:|---:|---:|---:|---:|
@@ -50,6 +50,11 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _signed(v: float) -> str:
+    """``+1.23`` / ``-1.23``, with no ``-0.00`` for a difference that is zero up to rounding."""
+    return f"{0.0 if abs(v) < 5e-3 else v:+.2f}"
+
+
 def _pm(mean: float, std: float, scale: float = 100.0) -> str:
     if math.isnan(std):
         return f"{mean * scale:.2f}"
@@ -71,7 +76,7 @@ def summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
         v = val[(model, act)]
         lines.append(
             f"| {model} | {act} | {s.n} | {_pm(s.mean, s.std)} | {_pm(v.mean, v.std)} "
-            f"| {loss[(model, act)].mean:.4f} | {secs[(model, act)].mean:.1f} |"
+            f"| {loss[(model, act)].mean:.2e} | {secs[(model, act)].mean:.1f} |"
         )
     return "\n".join(lines)
 
@@ -88,8 +93,8 @@ def paired_table(rows: Sequence[Mapping[str, Any]], baseline: str = "gelu") -> s
         losses = sum(d < 0 for d in p.diffs)
         pv = "n/a" if math.isnan(p.p_value) else f"{p.p_value:.3f}"
         lines.append(
-            f"| {model} | {act} | {p.n} | {100 * p.mean:+.2f} "
-            f"| [{100 * p.low:+.2f}, {100 * p.high:+.2f}] | {pv} "
+            f"| {model} | {act} | {p.n} | {_signed(100 * p.mean)} "
+            f"| [{_signed(100 * p.low)}, {_signed(100 * p.high)}] | {pv} "
             f"| {wins}/{p.n - wins - losses}/{losses} |"
         )
     return "\n".join(lines)
