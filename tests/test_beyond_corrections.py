@@ -18,7 +18,7 @@ from eafo_sym.corrections import (
     first_variation,
     non_gaussian_table,
 )
-from eafo_sym.distributions import laplace, logistic, mixture, normal, student_t
+from eafo_sym.distributions import laplace, logistic, mixture, normal
 from eafo_sym.entropy import output_entropy
 from eafo_sym.taylor import entropy_change
 from eafo_sym.variations import functional_derivative
@@ -118,9 +118,16 @@ def test_first_variation_of_scaling():
 
 
 def test_eafo_path_decreases_entropy():
+    """The dynamic variant on the identity with N(0, 2) input; each step lowers H."""
+    hs = eafo_path(x, normal(0, 2), 1.0, 2)
+    assert hs[0] > hs[1] > hs[2]
+    assert hs[0] == pytest.approx(float(normal(0, 2).entropy()), abs=1e-12)
+
+
+@pytest.mark.slow
+def test_eafo_path_from_elu():
     hs = eafo_path("elu", normal(), 0.2, 2)
     assert hs[0] > hs[1] > hs[2]
-    assert hs[0] == pytest.approx(output_entropy("elu", normal()), abs=1e-12)
 
 
 def test_non_gaussian_table():
@@ -128,7 +135,6 @@ def test_non_gaussian_table():
         "normal(0,2)": normal(0, 2),
         "laplace": laplace(),
         "logistic": logistic(),
-        "student_t(3)": student_t(3),
         "mix": mixture([normal(-2, 1), normal(2, 1)]),
     }
     rows = {r["dist"]: r for r in non_gaussian_table(dists)}
