@@ -88,13 +88,22 @@ def test_smoke_writes_split_summary_plot_meta(smoke_out):
     assert meta["command"].startswith("eafo-sym experiment --models mlp,vit")
 
 
+def test_report_only_rewrites_summary_without_training(smoke_out, tmp_path, capsys):
+    (smoke_out / "summary.md").unlink()
+    assert main(["experiment", "--report-only", "--out", str(smoke_out)]) == 0
+    assert "| vit | gelu | 2 |" in (smoke_out / "summary.md").read_text()
+    capsys.readouterr()
+    assert main(["experiment", "--report-only", "--out", str(tmp_path)]) == 2  # no rows.jsonl
+    assert "rows.jsonl" in capsys.readouterr().err
+
+
 def test_training_is_deterministic_given_the_seed():
     digits = data.load()
     cfg = train.CONFIGS["smoke"]["mlp"]
     a, b = (train.train_one(digits, "mlp", "crrelu", 3, cfg) for _ in range(2))
     c = train.train_one(digits, "mlp", "crrelu", 4, cfg)
     for r in (a, b, c):
-        r.pop("seconds")
+        r.pop("seconds"), r.pop("cpu_seconds")
     assert a == b
     assert a["final_loss"] != c["final_loss"]
 
