@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import sympy as sp
-from scipy import integrate, stats
+from scipy import stats
 
 from eafo_sym import EntropyIntegrationWarning, output_entropy, output_law, x
 from eafo_sym.distributions import laplace, logistic, normal, student_t, uniform
