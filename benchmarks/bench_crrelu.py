@@ -130,26 +130,35 @@ def saved_bytes(mod, n=1 << 16):
 
 
 _PEAK_CHILD = r"""
-import resource, sys, torch
+import sys, torch
 sys.path.insert(0, {root!r})
 from benchmarks.bench_crrelu import candidates, step
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+
 torch.set_num_threads({threads})
 mods, _ = candidates()
 mod = mods[{name!r}]
 n = 1 << 24
 x = torch.randn(n, requires_grad=True); g = torch.randn(n)
-step(mod, x[:1024].detach().requires_grad_(), g[:1024])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+step(mod, x[:1024].detach().requires_grad_(), g[:1024])  # compile / first-call costs
+base = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current RSS
 step(mod, x, g)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((peak - base) * 1024 / (4 * n))
+print((status("VmHWM") - base) / (4 * n))
 """
 
 
 def peak_ratio(name):
     """Extra peak resident memory of one forward+backward at 2^24, in input sizes.
 
-    Measured in a fresh process (ru_maxrss is a process-wide high-water mark).
+    Measured in a fresh process from Linux's VmHWM, reset just before the step
+    (``ru_maxrss`` would carry the parent's peak across fork+exec). Includes
+    the output and the input gradient (2 input sizes for every module).
     """
     root = str(Path(__file__).resolve().parent.parent)
     code = _PEAK_CHILD.format(root=root, threads=THREADS, name=name)

@@ -80,10 +80,10 @@ def celu_bwd(x, alpha, grad_output):
     _u3 = torch.exp(_u2)
     _u4 = torch.where(_u0, 1, _u3)
     _u5 = _u4.mul_(grad_output)
-    _u6 = torch.expm1(_u2)
-    _u7 = _u2.neg_()
-    _u8 = _u7.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
-    _u9 = _u6.add_(_u8)
+    _u6 = -_u2
+    _u7 = _u6.nan_to_num_().mul_(_u3)
+    _u8 = _u2.expm1_()
+    _u9 = _u7.add_(_u8)
     _u10 = torch.where(_u0, 0, _u9)
     _u11 = _u10.mul_(grad_output)
     return (_u5).to(x.dtype), _reduce_to(_u11, alpha)
@@ -137,7 +137,7 @@ def crrelu_fwd(x, epsilon):
     _u2 = _u1.mul_(-0.5)
     _u3 = _u2.exp_()
     _u4 = epsilon*x
-    _u5 = _u4.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u5 = _u4.nan_to_num_().mul_(_u3)
     _u6 = _u0.add_(_u5)
     return (_u6).to(x.dtype)
 
@@ -145,13 +145,13 @@ def crrelu_fwd(x, epsilon):
 def crrelu_bwd_x(x, epsilon, grad_output):
     """CRReLU input gradient ``grad_output * df/dx``."""
     _u0 = (x*x)
-    _u1 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u1 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u2 = -0.5*_u0
     _u3 = _u2.exp_()
     _u4 = _u0.neg_()
     _u5 = _u4.add_(1)
     _u6 = _u5.mul_(epsilon)
-    _u7 = _u6.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u7 = _u6.nan_to_num_().mul_(_u3)
     _u8 = _u1.add_(_u7)
     _u9 = _u8.mul_(grad_output)
     return (_u9).to(x.dtype)
@@ -162,14 +162,14 @@ def crrelu_bwd(x, epsilon, grad_output):
     _u0 = (x*x)
     _u1 = -0.5*_u0
     _u2 = _u1.exp_()
-    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u4 = _u0.neg_()
     _u5 = _u4.add_(1)
     _u6 = _u5.mul_(epsilon)
-    _u7 = _u6.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u7 = _u6.nan_to_num_().mul_(_u2)
     _u8 = _u3.add_(_u7)
     _u9 = _u8.mul_(grad_output)
-    _u10 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u10 = _u2.mul_(torch.nan_to_num(x))
     _u11 = _u10.mul_(grad_output)
     return (_u9).to(x.dtype), _reduce_to(_u11, epsilon)
 
@@ -225,12 +225,12 @@ def eafo_elu_fwd(x, alpha, epsilon):
     _u3 = torch.reciprocal(alpha)
     _u4 = x + 1
     _u5 = _u4.mul_(_u3)
-    _u6 = _u5.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u6 = _u5.nan_to_num_().mul_(_u2)
     _u7 = x < 0
     _u8 = (x*x)
     _u9 = _u8.mul_(-0.5)
     _u10 = _u9.exp_()
-    _u11 = torch.where(_u10 == 0, _u10, _u10*x)
+    _u11 = _u10.mul_(torch.nan_to_num(x))
     _u12 = torch.where(_u7, _u6, _u11)
     _u13 = _u12.mul_(epsilon)
     _u14 = x > 0
@@ -253,13 +253,13 @@ def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
     _u7 = _u6.neg_()
     _u8 = _u7.add_(1)
     _u9 = _u8.mul_(_u4)
-    _u10 = _u9.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u10 = _u9.nan_to_num_().mul_(_u3)
     _u11 = x < 0
     _u12 = -0.5*_u0
     _u13 = _u12.exp_()
     _u14 = _u0.neg_()
     _u15 = _u14.add_(1)
-    _u16 = _u15.mul_(_u13).masked_fill_(_u13 == 0, 0.0)
+    _u16 = _u15.nan_to_num_().mul_(_u13)
     _u17 = torch.where(_u11, _u10, _u16)
     _u18 = _u17.mul_(epsilon)
     _u19 = x > 0
@@ -287,10 +287,10 @@ def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     _u11 = _u10.neg_()
     _u12 = _u11.add_(1)
     _u13 = _u12.mul_(_u4)
-    _u14 = _u13.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u14 = _u13.nan_to_num_().mul_(_u3)
     _u15 = _u7.neg_()
     _u16 = _u15.add_(1)
-    _u17 = _u16.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u17 = _u16.nan_to_num_().mul_(_u9)
     _u18 = torch.where(_u6, _u14, _u17)
     _u19 = _u18.mul_(epsilon)
     _u20 = torch.exp(x)
@@ -300,7 +300,7 @@ def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     _u24 = _u23.mul_(grad_output)
     _u25 = torch.pow(alpha, -2)
     _u26 = -(_u25*_u5)
-    _u27 = _u26.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u27 = _u26.nan_to_num_().mul_(_u3)
     _u28 = torch.where(_u6, _u27, 0)
     _u29 = _u28.mul_(epsilon)
     _u30 = torch.expm1(x)
@@ -308,8 +308,8 @@ def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     _u32 = _u29.add_(_u31)
     _u33 = _u32.mul_(grad_output)
     _u34 = _u5.mul_(_u4)
-    _u35 = _u34.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
-    _u36 = torch.where(_u9 == 0, _u9, _u9*x)
+    _u35 = _u34.nan_to_num_().mul_(_u3)
+    _u36 = _u9.mul_(torch.nan_to_num(x))
     _u37 = torch.where(_u6, _u35, _u36)
     _u38 = _u37.mul_(grad_output)
     return (_u24).to(x.dtype), _reduce_to(_u33, alpha), _reduce_to(_u38, epsilon)
@@ -367,9 +367,9 @@ def eafo_leaky_relu_fwd(x, alpha, epsilon):
     _u4 = _u3.mul_(alpha)
     _u5 = torch.reciprocal(alpha)
     _u6 = _u5*x
-    _u7 = _u6.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u7 = _u6.nan_to_num_().mul_(_u2)
     _u8 = x < 0
-    _u9 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u9 = _u2.mul_(torch.nan_to_num(x))
     _u10 = torch.where(_u8, _u7, _u9)
     _u11 = _u10.mul_(epsilon)
     _u12 = torch.clamp(x, min=0.0)
@@ -389,12 +389,12 @@ def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
     _u7 = _u6.mul_(alpha)
     _u8 = torch.reciprocal(alpha)
     _u9 = _u4*_u8
-    _u10 = _u9.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u10 = _u9.nan_to_num_().mul_(_u2)
     _u11 = x < 0
-    _u12 = _u4.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u12 = _u4.nan_to_num_().mul_(_u2)
     _u13 = torch.where(_u11, _u10, _u12)
     _u14 = _u13.mul_(epsilon)
-    _u15 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u15 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u16 = _u7.add_(_u14).add_(_u15)
     _u17 = _u16.mul_(grad_output)
     return (_u17).to(x.dtype)
@@ -413,24 +413,24 @@ def eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output):
     _u8 = _u7.clamp_(0.0, 1.0).ceil_()
     _u9 = _u8.mul_(alpha)
     _u10 = _u3*_u5
-    _u11 = _u10.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
-    _u12 = _u5.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u11 = _u10.nan_to_num_().mul_(_u2)
+    _u12 = _u5.nan_to_num_().mul_(_u2)
     _u13 = torch.where(_u6, _u11, _u12)
     _u14 = _u13.mul_(epsilon)
-    _u15 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u15 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u16 = _u9.add_(_u14).add_(_u15)
     _u17 = _u16.mul_(grad_output)
     _u18 = torch.pow(alpha, -2)
     _u19 = -(_u18*x)
-    _u20 = _u19.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u20 = _u19.nan_to_num_().mul_(_u2)
     _u21 = torch.where(_u6, _u20, 0)
     _u22 = _u21.mul_(epsilon)
     _u23 = torch.clamp(x, max=0.0)
     _u24 = _u22.add_(_u23)
     _u25 = _u24.mul_(grad_output)
     _u26 = _u3*x
-    _u27 = _u26.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
-    _u28 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u27 = _u26.nan_to_num_().mul_(_u2)
+    _u28 = _u2.mul_(torch.nan_to_num(x))
     _u29 = torch.where(_u6, _u27, _u28)
     _u30 = _u29.mul_(grad_output)
     return (_u17).to(x.dtype), _reduce_to(_u25, alpha), _reduce_to(_u30, epsilon)
@@ -488,9 +488,9 @@ def eafo_prelu_fwd(x, alpha, epsilon):
     _u4 = _u3.mul_(alpha)
     _u5 = torch.reciprocal(alpha)
     _u6 = _u5*x
-    _u7 = _u6.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u7 = _u6.nan_to_num_().mul_(_u2)
     _u8 = x < 0
-    _u9 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u9 = _u2.mul_(torch.nan_to_num(x))
     _u10 = torch.where(_u8, _u7, _u9)
     _u11 = _u10.mul_(epsilon)
     _u12 = torch.clamp(x, min=0.0)
@@ -510,12 +510,12 @@ def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
     _u7 = _u6.mul_(alpha)
     _u8 = torch.reciprocal(alpha)
     _u9 = _u4*_u8
-    _u10 = _u9.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u10 = _u9.nan_to_num_().mul_(_u2)
     _u11 = x < 0
-    _u12 = _u4.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u12 = _u4.nan_to_num_().mul_(_u2)
     _u13 = torch.where(_u11, _u10, _u12)
     _u14 = _u13.mul_(epsilon)
-    _u15 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u15 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u16 = _u7.add_(_u14).add_(_u15)
     _u17 = _u16.mul_(grad_output)
     return (_u17).to(x.dtype)
@@ -534,24 +534,24 @@ def eafo_prelu_bwd(x, alpha, epsilon, grad_output):
     _u8 = _u7.clamp_(0.0, 1.0).ceil_()
     _u9 = _u8.mul_(alpha)
     _u10 = _u3*_u5
-    _u11 = _u10.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
-    _u12 = _u5.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u11 = _u10.nan_to_num_().mul_(_u2)
+    _u12 = _u5.nan_to_num_().mul_(_u2)
     _u13 = torch.where(_u6, _u11, _u12)
     _u14 = _u13.mul_(epsilon)
-    _u15 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u15 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u16 = _u9.add_(_u14).add_(_u15)
     _u17 = _u16.mul_(grad_output)
     _u18 = torch.pow(alpha, -2)
     _u19 = -(_u18*x)
-    _u20 = _u19.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u20 = _u19.nan_to_num_().mul_(_u2)
     _u21 = torch.where(_u6, _u20, 0)
     _u22 = _u21.mul_(epsilon)
     _u23 = torch.clamp(x, max=0.0)
     _u24 = _u22.add_(_u23)
     _u25 = _u24.mul_(grad_output)
     _u26 = _u3*x
-    _u27 = _u26.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
-    _u28 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u27 = _u26.nan_to_num_().mul_(_u2)
+    _u28 = _u2.mul_(torch.nan_to_num(x))
     _u29 = torch.where(_u6, _u27, _u28)
     _u30 = _u29.mul_(grad_output)
     return (_u17).to(x.dtype), _reduce_to(_u25, alpha), _reduce_to(_u30, epsilon)
@@ -607,25 +607,25 @@ def eafo_silu_fwd(x, epsilon):
     _u2 = (x*x)
     _u3 = 5*x
     _u4 = (_u0*_u0)
-    _u5 = torch.where(_u0 == 0, _u0, _u0*x)
-    _u6 = x - 2
-    _u7 = _u6.mul_(x).mul_(-0.5)
-    _u8 = _u7.exp_()
-    _u9 = -4*_u0
-    _u10 = 2*_u4
-    _u11 = -_u3
-    _u12 = _u11.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
-    _u13 = -2*_u2
-    _u14 = _u13.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
-    _u15 = torch.where(_u4 == 0, _u4, _u4*_u2)
-    _u16 = _u3.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
-    _u17 = torch.pow(_u0, 3)
-    _u18 = -_u1
-    _u19 = _u18.mul_(_u17).masked_fill_(_u17 == 0, 0.0)
-    _u20 = _u1.add_(2).add_(_u2).add_(_u9).add_(_u10).add_(_u12).add_(_u14).add_(_u15).add_(_u16).add_(_u19)
-    _u21 = _u20.mul_(epsilon).mul_(0.5)
-    _u22 = _u21.mul_(_u8).masked_fill_(_u8 == 0, 0.0)
-    _u23 = _u5.add_(_u22)
+    _u5 = x - 2
+    _u6 = _u5.mul_(x).mul_(-0.5)
+    _u7 = _u6.exp_()
+    _u8 = -4*_u0
+    _u9 = 2*_u4
+    _u10 = -_u3
+    _u11 = _u10.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u12 = -2*_u2
+    _u13 = _u12.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u14 = torch.where(_u4 == 0, _u4, _u4*_u2)
+    _u15 = _u3.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
+    _u16 = torch.pow(_u0, 3)
+    _u17 = -_u1
+    _u18 = _u17.mul_(_u16).masked_fill_(_u16 == 0, 0.0)
+    _u19 = _u1.add_(2).add_(_u2).add_(_u8).add_(_u9).add_(_u11).add_(_u13).add_(_u14).add_(_u15).add_(_u18)
+    _u20 = _u19.mul_(epsilon).mul_(0.5)
+    _u21 = _u20.nan_to_num_().mul_(_u7)
+    _u22 = torch.where(_u0 == 0, _u0, _u0*x)
+    _u23 = _u21.add_(_u22)
     return (_u23).to(x.dtype)
 
 
@@ -676,7 +676,7 @@ def eafo_silu_bwd_x(x, epsilon, grad_output):
     _u42 = torch.where(_u9 == 0, _u9, torch.where(_u41 == 0, _u41, _u9*_u41))
     _u43 = _u3.add_(2).add_(_u25).add_(_u32).add_(_u36).add_(_u42)
     _u44 = _u43.mul_(epsilon).mul_(0.5)
-    _u45 = _u44.mul_(_u13).masked_fill_(_u13 == 0, 0.0)
+    _u45 = _u44.nan_to_num_().mul_(_u13)
     _u46 = torch.where(_u2 == 0, _u2, _u2*x)
     _u47 = _u46.add_(1)
     _u48 = torch.where(_u0 == 0, _u0, torch.where(_u47 == 0, _u47, _u0*_u47))
@@ -732,7 +732,7 @@ def eafo_silu_bwd(x, epsilon, grad_output):
     _u42 = torch.where(_u12 == 0, _u12, torch.where(_u41 == 0, _u41, _u12*_u41))
     _u43 = _u6.add_(2).add_(_u25).add_(_u32).add_(_u36).add_(_u42)
     _u44 = _u43.mul_(epsilon).mul_(0.5)
-    _u45 = _u44.mul_(_u5).masked_fill_(_u5 == 0, 0.0)
+    _u45 = _u44.nan_to_num_().mul_(_u5)
     _u46 = torch.where(_u2 == 0, _u2, _u2*x)
     _u47 = _u46.add_(1)
     _u48 = torch.where(_u0 == 0, _u0, torch.where(_u47 == 0, _u47, _u0*_u47))
@@ -743,7 +743,7 @@ def eafo_silu_bwd(x, epsilon, grad_output):
     _u53 = _u21.mul_(0.5)
     _u54 = _u10.mul_(0.5)
     _u55 = _u51.add_(1).add_(x).add_(_u52).add_(_u53).add_(_u54)
-    _u56 = _u55.mul_(_u5).masked_fill_(_u5 == 0, 0.0)
+    _u56 = _u55.nan_to_num_().mul_(_u5)
     _u57 = _u56.mul_(grad_output)
     return (_u50).to(x.dtype), _reduce_to(_u57, epsilon)
 
@@ -796,16 +796,16 @@ def eafo_softplus_fwd(x, beta, epsilon):
     _u2 = _u1.mul_(x).mul_(-0.5)
     _u3 = _u2.exp_()
     _u4 = _u3*beta
-    _u5 = torch.where(_u3 == 0, _u3, _u3*x)
+    _u5 = _u3.mul_(torch.nan_to_num(x))
     _u6 = (x*x)
     _u7 = _u6.mul_(-0.5)
     _u8 = _u7.exp_()
-    _u9 = torch.where(_u8 == 0, _u8, _u8*x)
+    _u9 = _u8.mul_(torch.nan_to_num(x))
     _u10 = _u4.add_(_u5).add_(_u9)
     _u11 = _u10.mul_(epsilon)
     _u12 = torch.reciprocal(beta)
     _u13 = beta*x
-    _u14 = (torch.clamp(_u13, min=0.0) + torch.log1p(torch.exp(-torch.abs(_u13))))
+    _u14 = torch.abs(_u13).neg_().exp_().log1p_().add_(torch.clamp(_u13, min=0.0))
     _u15 = _u14.mul_(_u12)
     _u16 = _u11.add_(_u15)
     return (_u16).to(x.dtype)
@@ -819,7 +819,7 @@ def eafo_softplus_bwd_x(x, beta, epsilon, grad_output):
     _u3 = _u2.exp_()
     _u4 = _u0.neg_()
     _u5 = _u4.add_(1)
-    _u6 = _u5.mul_(_u3).masked_fill_(_u3 == 0, 0.0)
+    _u6 = _u5.nan_to_num_().mul_(_u3)
     _u7 = 2*beta
     _u8 = _u7 + x
     _u9 = _u8.mul_(x).mul_(-0.5)
@@ -827,7 +827,7 @@ def eafo_softplus_bwd_x(x, beta, epsilon, grad_output):
     _u11 = -(_u1*beta)
     _u12 = _u1.mul_(x).neg_()
     _u13 = _u11.add_(1).add_(_u12)
-    _u14 = _u13.mul_(_u10).masked_fill_(_u10 == 0, 0.0)
+    _u14 = _u13.nan_to_num_().mul_(_u10)
     _u15 = _u6.add_(_u14)
     _u16 = _u15.mul_(epsilon)
     _u17 = beta*x
@@ -851,30 +851,30 @@ def eafo_softplus_bwd(x, beta, epsilon, grad_output):
     _u9 = _u8.exp_()
     _u10 = beta + x
     _u11 = -_u5
-    _u12 = _u11.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
+    _u12 = _u11.nan_to_num_().mul_(_u4)
     _u13 = -(_u10*beta)
     _u14 = -(_u10*x)
     _u15 = _u13.add_(1).add_(_u14)
-    _u16 = _u15.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u16 = _u15.nan_to_num_().mul_(_u9)
     _u17 = _u12.add_(_u16)
     _u18 = _u17.mul_(epsilon)
     _u19 = _u18.add_(_u1)
     _u20 = _u19.mul_(grad_output)
     _u21 = torch.pow(beta, -2)
-    _u22 = (torch.clamp(_u0, min=0.0) + torch.log1p(torch.exp(-torch.abs(_u0))))
+    _u22 = torch.abs(_u0).neg_().exp_().log1p_().add_(torch.clamp(_u0, min=0.0))
     _u23 = _u22.mul_(_u21).neg_()
-    _u24 = torch.reciprocal(beta)
-    _u25 = _u24*x
-    _u26 = _u25.mul_(_u1).masked_fill_(_u1 == 0, 0.0)
-    _u27 = _u0.neg_()
-    _u28 = _u5.neg_()
-    _u29 = _u27.add_(_u28)
-    _u30 = _u29.mul_(epsilon)
-    _u31 = _u30.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
-    _u32 = _u23.add_(_u26).add_(_u31)
+    _u24 = _u0.neg_()
+    _u25 = _u5.neg_()
+    _u26 = _u24.add_(_u25)
+    _u27 = _u26.mul_(epsilon)
+    _u28 = _u27.nan_to_num_().mul_(_u9)
+    _u29 = torch.reciprocal(beta)
+    _u30 = _u29*x
+    _u31 = _u30.mul_(_u1).masked_fill_(_u1 == 0, 0.0)
+    _u32 = _u23.add_(_u28).add_(_u31)
     _u33 = _u32.mul_(grad_output)
-    _u34 = torch.where(_u4 == 0, _u4, _u4*x)
-    _u35 = _u10.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u34 = _u4.mul_(torch.nan_to_num(x))
+    _u35 = _u10.nan_to_num_().mul_(_u9)
     _u36 = _u34.add_(_u35)
     _u37 = _u36.mul_(grad_output)
     return (_u20).to(x.dtype), _reduce_to(_u33, beta), _reduce_to(_u37, epsilon)
@@ -943,7 +943,7 @@ def eafo_tanh_fwd(x, epsilon):
     _u15 = -_u0
     _u16 = _u1.add_(_u15)
     _u17 = _u16.mul_(epsilon)
-    _u18 = _u17.mul_(_u14).masked_fill_(_u14 == 0, 0.0)
+    _u18 = _u17.nan_to_num_().mul_(_u14)
     _u19 = _u0.add_(_u18)
     return (_u19).to(x.dtype)
 
@@ -969,20 +969,20 @@ def eafo_tanh_bwd_x(x, epsilon, grad_output):
     _u16 = _u1.mul_(2)
     _u17 = _u16.add_(-1)
     _u18 = _u17.mul_(_u12)
-    _u19 = _u18.mul_(_u15).masked_fill_(_u15 == 0, 0.0)
+    _u19 = _u18.nan_to_num_().mul_(_u15)
     _u20 = -x
     _u21 = _u20.add_(2)
-    _u22 = _u21.mul_(_u5).masked_fill_(_u5 == 0, 0.0)
+    _u22 = _u21.nan_to_num_().mul_(_u5)
     _u23 = -x
     _u24 = _u23.add_(-2)
-    _u25 = _u24.mul_(_u8).masked_fill_(_u8 == 0, 0.0)
+    _u25 = _u24.nan_to_num_().mul_(_u8)
     _u26 = -2*x
-    _u27 = _u26.mul_(_u11).masked_fill_(_u11 == 0, 0.0)
+    _u27 = _u26.nan_to_num_().mul_(_u11)
     _u28 = _u22.add_(_u25).add_(_u27)
     _u29 = _u0.mul_(-2)
     _u30 = _u29.add_(x)
     _u31 = _u30.mul_(_u12)
-    _u32 = _u31.mul_(_u28).masked_fill_(_u28 == 0, 0.0)
+    _u32 = _u31.nan_to_num_().mul_(_u28)
     _u33 = _u13.add_(1).add_(_u19).add_(_u32)
     _u34 = _u33.mul_(grad_output)
     return (_u34).to(x.dtype)
@@ -1009,26 +1009,26 @@ def eafo_tanh_bwd(x, epsilon, grad_output):
     _u16 = _u1.mul_(2)
     _u17 = _u16.add_(-1)
     _u18 = _u17.mul_(_u14)
-    _u19 = _u18.mul_(_u13).masked_fill_(_u13 == 0, 0.0)
+    _u19 = _u18.nan_to_num_().mul_(_u13)
     _u20 = -x
     _u21 = _u20.add_(2)
-    _u22 = _u21.mul_(_u5).masked_fill_(_u5 == 0, 0.0)
+    _u22 = _u21.nan_to_num_().mul_(_u5)
     _u23 = -x
     _u24 = _u23.add_(-2)
-    _u25 = _u24.mul_(_u8).masked_fill_(_u8 == 0, 0.0)
+    _u25 = _u24.nan_to_num_().mul_(_u8)
     _u26 = -2*x
-    _u27 = _u26.mul_(_u11).masked_fill_(_u11 == 0, 0.0)
+    _u27 = _u26.nan_to_num_().mul_(_u11)
     _u28 = _u22.add_(_u25).add_(_u27)
     _u29 = -2*_u0
     _u30 = _u29.add_(x)
     _u31 = _u30.mul_(_u14)
-    _u32 = _u31.mul_(_u28).masked_fill_(_u28 == 0, 0.0)
+    _u32 = _u31.nan_to_num_().mul_(_u28)
     _u33 = _u15.add_(1).add_(_u19).add_(_u32)
     _u34 = _u33.mul_(grad_output)
     _u35 = _u0.mul_(-0.25)
     _u36 = 0.125*x
     _u37 = _u35.add_(_u36)
-    _u38 = _u37.mul_(_u13).masked_fill_(_u13 == 0, 0.0)
+    _u38 = _u37.nan_to_num_().mul_(_u13)
     _u39 = _u38.mul_(grad_output)
     return (_u34).to(x.dtype), _reduce_to(_u39, epsilon)
 
@@ -1159,16 +1159,16 @@ def gelu_fwd(x):
 def gelu_bwd_x(x, grad_output):
     """GELU input gradient ``grad_output * df/dx``."""
     _u0 = 1.4142135623730951*x
-    _u1 = -0.5*_u0
-    _u2 = _u1.erfc_()
-    _u3 = _u2.mul_(0.5)
-    _u4 = (x*x)
-    _u5 = _u4.mul_(-0.5)
-    _u6 = _u5.exp_()
-    _u7 = _u0.mul_(0.5641895835477563)
-    _u8 = _u7.mul_(_u6).masked_fill_(_u6 == 0, 0.0)
+    _u1 = (x*x)
+    _u2 = _u1.mul_(-0.5)
+    _u3 = _u2.exp_()
+    _u4 = 0.5641895835477563*_u0
+    _u5 = _u4.nan_to_num_().mul_(_u3)
+    _u6 = _u5.mul_(0.5)
+    _u7 = _u0.mul_(-0.5)
+    _u8 = _u7.erfc_()
     _u9 = _u8.mul_(0.5)
-    _u10 = _u3.add_(_u9)
+    _u10 = _u6.add_(_u9)
     _u11 = _u10.mul_(grad_output)
     return (_u11).to(x.dtype)
 
@@ -1221,7 +1221,7 @@ def leaky_relu_bwd_x(x, alpha, grad_output):
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
     _u2 = _u1.mul_(alpha)
-    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u4 = _u2.add_(_u3)
     _u5 = _u4.mul_(grad_output)
     return (_u5).to(x.dtype)
@@ -1232,7 +1232,7 @@ def leaky_relu_bwd(x, alpha, grad_output):
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
     _u2 = _u1.mul_(alpha)
-    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u4 = _u2.add_(_u3)
     _u5 = _u4.mul_(grad_output)
     _u6 = torch.clamp(x, max=0.0)
@@ -1283,7 +1283,7 @@ class LeakyReLU(torch.nn.Module):
 
 def mish_fwd(x):
     """Mish forward: ``x*tanh(log(exp(x) + 1))``."""
-    _u0 = (torch.clamp(x, min=0.0) + torch.log1p(torch.exp(-torch.abs(x))))
+    _u0 = torch.abs(x).neg_().exp_().log1p_().add_(torch.clamp(x, min=0.0))
     _u1 = _u0.tanh_()
     _u2 = torch.where(_u1 == 0, _u1, _u1*x)
     return (_u2).to(x.dtype)
@@ -1291,7 +1291,7 @@ def mish_fwd(x):
 
 def mish_bwd_x(x, grad_output):
     """Mish input gradient ``grad_output * df/dx``."""
-    _u0 = (torch.clamp(x, min=0.0) + torch.log1p(torch.exp(-torch.abs(x))))
+    _u0 = torch.abs(x).neg_().exp_().log1p_().add_(torch.clamp(x, min=0.0))
     _u1 = _u0.tanh_()
     _u2 = (_u1*_u1)
     _u3 = _u2.neg_()
@@ -1352,7 +1352,7 @@ def prelu_bwd_x(x, alpha, grad_output):
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
     _u2 = _u1.mul_(alpha)
-    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u4 = _u2.add_(_u3)
     _u5 = _u4.mul_(grad_output)
     return (_u5).to(x.dtype)
@@ -1363,7 +1363,7 @@ def prelu_bwd(x, alpha, grad_output):
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
     _u2 = _u1.mul_(alpha)
-    _u3 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u4 = _u2.add_(_u3)
     _u5 = _u4.mul_(grad_output)
     _u6 = torch.clamp(x, max=0.0)
@@ -1420,7 +1420,7 @@ def relu_fwd(x):
 
 def relu_bwd_x(x, grad_output):
     """ReLU input gradient ``grad_output * df/dx``."""
-    _u0 = torch.ceil(torch.clamp(x, 0.0, 1.0))
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u1 = _u0.mul_(grad_output)
     return (_u1).to(x.dtype)
 
@@ -1645,7 +1645,7 @@ def softplus_fwd(x, beta):
     """Softplus forward: ``log(exp(beta*x) + 1)/beta``."""
     _u0 = torch.reciprocal(beta)
     _u1 = beta*x
-    _u2 = (torch.clamp(_u1, min=0.0) + torch.log1p(torch.exp(-torch.abs(_u1))))
+    _u2 = torch.abs(_u1).neg_().exp_().log1p_().add_(torch.clamp(_u1, min=0.0))
     _u3 = _u2.mul_(_u0)
     return (_u3).to(x.dtype)
 
@@ -1664,7 +1664,7 @@ def softplus_bwd(x, beta, grad_output):
     _u1 = torch.sigmoid(_u0)
     _u2 = torch.reciprocal(beta)
     _u3 = _u1*grad_output
-    _u4 = (torch.clamp(_u0, min=0.0) + torch.log1p(torch.exp(-torch.abs(_u0))))
+    _u4 = torch.abs(_u0).neg_().exp_().log1p_().add_(torch.clamp(_u0, min=0.0))
     _u5 = _u4.mul_(_u2).neg_()
     _u6 = torch.where(_u1 == 0, _u1, _u1*x)
     _u7 = _u5.add_(_u6)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-from .stable import erfc_, sigmoid, zero_guard
+from .stable import decay_guard, erfc_, sigmoid, zero_guard
 
 __all__ = ["emit"]
 
@@ -162,6 +162,13 @@ class _Emitter:
                 return None
             kw = "min" if isinstance(node, sp.Max) else "max"
             return f"{name} = {t}.clamp_({kw}={p(nums[0])})"
+        if isinstance(node, decay_guard):
+            t, cof = node.args
+            if isinstance(cof, sp.Symbol) and self._ownable(cof, not dead(cof)) and cof != t:
+                return f"{name} = {cof}.nan_to_num_().mul_({p(t)})"
+            if isinstance(t, sp.Symbol) and self._ownable(t, not dead(t)) and cof != t:
+                return f"{name} = {t}.mul_(torch.nan_to_num({p(cof)}))"
+            return None
         if isinstance(node, zero_guard):
             *zeros, cof = node.args
             if not all(isinstance(z, sp.Symbol) for z in zeros):

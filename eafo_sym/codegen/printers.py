@@ -15,7 +15,7 @@ and the symbols as variables.
 >>> torch_code(sp.Max(0, x))
 'torch.clamp(x, min=0.0)'
 >>> torch_code(x * sp.exp(-x**2 / 2))
-'torch.where((_g1 := torch.exp(-0.5*(x*x))) == 0, _g1, _g1*x)'
+'torch.exp(-0.5*(x*x))*torch.nan_to_num(x)'
 """
 
 from __future__ import annotations
@@ -132,6 +132,11 @@ class _Fixes:
         for first, name in reversed(list(zip(firsts, names, strict=True))):
             out = f"{self._lib}.where({first} == 0, {name}, {out})"
         return out
+
+    def _print_decay_guard(self, expr):
+        """T * nan_to_num(A): one pass; see :class:`eafo_sym.codegen.stable.decay_guard`."""
+        t = self.parenthesize(expr.args[0], PRECEDENCE["Mul"])
+        return f"{t}*{self._lib}.nan_to_num({self._print(expr.args[1])})"
 
     def _print_Function(self, expr):
         """Refuse unknown functions by name instead of printing a call that does not exist."""

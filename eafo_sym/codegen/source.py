@@ -98,7 +98,7 @@ class ActivationForm:
     >>> from eafo_sym import x, eps
     >>> f = ActivationForm("crrelu", sp.Max(0, x) + eps * x * sp.exp(-x**2 / 2), {eps: 0.01})
     >>> f.gradients[eps]
-    zero_guard(exp(-x**2/2), x)
+    decay_guard(exp(-x**2/2), x)
     >>> f.class_name
     'CRReLU'
     """

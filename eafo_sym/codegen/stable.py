@@ -14,7 +14,12 @@ Two rewrites make printed code finite wherever the exact value is finite:
    exponentially while ``A`` grows polynomially. Floating point instead gives
    ``0 * inf = nan`` once ``A`` overflows (``x**2`` overflows at ``|x| > 256``
    in float16). :func:`guard_products` wraps such products in
-   :class:`zero_guard`, printed as ``where(T == 0, T, T*A)``. A nan input
+   :class:`decay_guard`, printed as ``T * nan_to_num(A)`` (an overflowed
+   ``A`` becomes the largest finite value and an ``inf - inf`` in it 0, so
+   ``0 * A`` is 0 and ``inf * A`` is inf). Products of bounded or
+   polynomially growing factors, where a factor that is not 0 must still give
+   ``1 * inf = inf``, use :class:`zero_guard`, printed as
+   ``where(T == 0, T, T*A)``. A nan input
    still gives nan, because ``T(nan)`` is nan, not 0.
 
 >>> from eafo_sym import x
@@ -23,7 +28,7 @@ x*sigmoid(x)
 >>> sp.diff(softplus(x), x)
 sigmoid(x)
 >>> guard_products(x * sp.exp(-x**2 / 2), x)
-zero_guard(exp(-x**2/2), x)
+decay_guard(exp(-x**2/2), x)
 """
 
 from __future__ import annotations
@@ -31,7 +36,15 @@ from __future__ import annotations
 import sympy as sp
 from sympy.codegen.cfunctions import expm1
 
-__all__ = ["sigmoid", "softplus", "erfc_", "zero_guard", "stabilize", "guard_products"]
+__all__ = [
+    "sigmoid",
+    "softplus",
+    "erfc_",
+    "zero_guard",
+    "decay_guard",
+    "stabilize",
+    "guard_products",
+]
 
 
 class sigmoid(sp.Function):  # noqa: N801 - lower case like sp.exp
@@ -114,6 +127,25 @@ class zero_guard(sp.Function):  # noqa: N801 - lower case like sp.exp
 
     def _eval_evalf(self, prec):
         return sp.Mul(*self.args)._eval_evalf(prec)
+
+
+class decay_guard(sp.Function):  # noqa: N801 - lower case like sp.exp
+    """``T*A`` for a decaying (wild) ``T``: an overflowed ``A`` counts as the largest finite value.
+
+    Where ``A`` overflows, a wild factor such as ``exp(-x**2/2)`` has already
+    underflowed to 0, or overflowed itself; either way ``T * nan_to_num(A)``
+    gives the limit (0 or inf) in one extra pass. ``nan_to_num`` also maps an
+    ``inf - inf`` inside ``A`` to 0; a nan *input* still gives nan because
+    ``T`` depends on x and ``T(nan)`` is nan.
+    """
+
+    nargs = 2
+
+    def _eval_rewrite_as_Mul(self, t, a, **kwargs):
+        return t * a
+
+    def _eval_evalf(self, prec):
+        return (self.args[0] * self.args[1])._eval_evalf(prec)
 
 
 def _exp_of(e: sp.Expr) -> sp.Expr | None:
@@ -283,7 +315,7 @@ def _is_tame(f: sp.Expr, x: sp.Symbol) -> bool:
     """Grows at most polynomially as x -> +-inf (so a decaying factor beats it)."""
     if x not in f.free_symbols or _is_bounded(f, x) or _is_polynomial(f, x):
         return True
-    if isinstance(f, (sp.Add, sp.Mul, sp.Max, sp.Min, sp.Abs, softplus, zero_guard)):
+    if isinstance(f, (sp.Add, sp.Mul, sp.Max, sp.Min, sp.Abs, softplus, zero_guard, decay_guard)):
         return all(_is_tame(a, x) for a in f.args)
     if isinstance(f, sp.Piecewise):
         return all(_is_tame(e, x) for e, _ in f.args)
@@ -310,7 +342,7 @@ def guard_products(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
 
     >>> from eafo_sym import x
     >>> guard_products(3 * (1 - x**2) * sp.exp(-x), x)
-    zero_guard(exp(-x), 3 - 3*x**2)
+    decay_guard(exp(-x), 3 - 3*x**2)
     >>> guard_products(x**2 + 1, x)
     x**2 + 1
     >>> guard_products(sigmoid(x) * (x * (1 - sigmoid(x)) + 1), x)
@@ -338,7 +370,7 @@ def guard_products(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
         rest = [*bounded, *tame]
         if not rest and not poly:
             return sp.Mul(*args)
-        return zero_guard(sp.Mul(*wild), cofactor * sp.Mul(*rest))
+        return decay_guard(sp.Mul(*wild), cofactor * sp.Mul(*rest))
     zeros = ([sp.Mul(*bounded)] if bounded else []) + tame
     if not zeros or len(zeros) + len(poly) < 2:
         return sp.Mul(*args)
