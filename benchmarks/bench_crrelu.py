@@ -174,7 +174,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     args = ap.parse_args(argv)
     torch.set_num_threads(THREADS)
-    plan = {16: 40, 18: 20, 20: 10, 22: 6, 24: 3}
+    plan = {16: 100, 18: 60, 20: 30, 22: 10, 24: 4}
     if args.quick:
         plan = {16: 10, 18: 5, 20: 3}
     mods, note = candidates()
