@@ -116,6 +116,12 @@ def _resolve(args: argparse.Namespace) -> tuple[list[str], list[str], int, str]:
     return model_names, acts, seeds, profile
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _command_line(args: argparse.Namespace, models: list[str], acts: list[str], seeds: int) -> str:
     """The fully spelled-out command that reproduces a run (written to meta.json)."""
     parts = ["eafo-sym", NAME, "--models", ",".join(models), "--activations", ",".join(acts)]
@@ -158,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
+    from .. import nn as generated_nn
     from ..experiment import data, models, report, train
 
     model_names, acts, seeds, profile = _resolve(args)
@@ -231,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
         "threads": args.threads,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "torch_version": torch.__version__,
+        # Which generated activation code produced these numbers (nn.py is regenerated
+        # by eafo-sym codegen; a rounding-level change there shifts losses in late digits).
+        "nn_py_sha256": _sha256(Path(generated_nn.__file__)),
         "python": platform.python_version(),
         "selection": "final epoch (no early stopping or model selection)",
     }
