@@ -226,6 +226,7 @@ def test_read_rows_rejects_bad_json(tmp_path):
         (["--models", "resnet"], "unknown model 'resnet'"),
         (["--epochs", "0"], "--epochs must be positive"),
         (["--threads", "0"], "--threads must be positive"),
+        (["--activations", "crrelu,relu"], "--baseline 'gelu' is not among the activations"),
     ],
 )
 def test_bad_input_exits_2(argv, message, tmp_path, capsys):

@@ -113,6 +113,11 @@ def _resolve(args: argparse.Namespace) -> tuple[list[str], list[str], int, str]:
         acts = models.available_activations()
     for a in acts:
         models.act_layer(a)  # ValueError naming the known ones
+    if args.baseline not in acts:
+        raise ValueError(
+            f"--baseline {args.baseline!r} is not among the activations ({', '.join(acts)}); "
+            "the paired comparison needs it"
+        )
     return model_names, acts, seeds, profile
 
 
