@@ -273,7 +273,23 @@ def _binary_entropy(m: float) -> float:
     return -sum(p * math.log(p) for p in (m, 1 - m) if 0 < p < 1)
 
 
+#: Rows already computed, by (registry name and expression, law): the criteria share them.
+_ROWS: dict[tuple[str, str], dict] = {}
+
+
 def _one_row(name: Any, label: str, dist: Distribution) -> dict:
+    """One table row; registry names are memoised per law (expressions are not)."""
+    # Keyed by the bound expression too, so re-registering a name cannot serve a stale row.
+    key = (f"{name}:{resolve(name)}", repr(dist)) if isinstance(name, str) else None
+    if key is not None and key in _ROWS:
+        return {**_ROWS[key], "dist": label}
+    row = _compute_row(name, label, dist)
+    if key is not None:
+        _ROWS[key] = row
+    return dict(row)
+
+
+def _compute_row(name: Any, label: str, dist: Distribution) -> dict:
     from .entropy import output_law
 
     try:

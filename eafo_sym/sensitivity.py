@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sympy as sp
@@ -127,6 +128,12 @@ def small_eps_constant(dist: Distribution | None = None) -> float:
     return float(output_entropy(f, dist))
 
 
+@lru_cache(maxsize=1)
+def _default_curve_constants() -> tuple[CRReLUThresholds, float]:
+    """Thresholds and ``C`` for the standard normal, derived once (Distributions are unhashable)."""
+    return crrelu_thresholds(), small_eps_constant()
+
+
 def crrelu_entropy_curve(
     eps_values: Iterable[float], dist: Distribution | None = None
 ) -> list[dict[str, Any]]:
@@ -152,9 +159,11 @@ def crrelu_entropy_curve(
     from .distributions import normal
     from .entropy import EntropyIntegrationWarning, output_law
 
-    dist = normal() if dist is None else dist
-    th = crrelu_thresholds(dist)
-    c = small_eps_constant(dist)
+    if dist is None:
+        th, c = _default_curve_constants()
+        dist = normal()
+    else:
+        th, c = crrelu_thresholds(dist), small_eps_constant(dist)
     rows = []
     for e in eps_values:
         if isinstance(e, bool) or not isinstance(e, (int, float)):
