@@ -103,3 +103,12 @@ def test_knn_entropy_rejects_bad_input_and_flags_atoms():
     with pytest.raises(ValueError, match="more than"):
         knn_entropy([1.0], k=1)
     assert knn_entropy(np.r_[np.zeros(100), np.arange(100.0)], k=1) == -math.inf
+
+
+def test_branch_sum_is_continuous_when_f_overflows_far_out():
+    """Regression: a branch whose f overflows at 1e8 (Gaussian-damped exp(2x) terms) used to
+    drop out of the preimage sum, making H jump by ~0.12 for any tiny perturbation of SiLU."""
+    base = output_law("silu", normal())
+    moved = output_law(activations.get("eafo_silu").bind(epsilon=1e-4), normal())
+    assert abs(moved.branch_term - base.branch_term) < 1e-3
+    assert abs(moved.entropy - base.entropy) < 1e-3
