@@ -185,11 +185,25 @@ def _branches(seg: Segment, a: float, b: float) -> list[_Branch]:
 def _quad(fun, a: float, b: float, what: str) -> tuple[float, float]:
     from scipy.integrate import quad
 
+    # A finite end may carry a log singularity (a turning point of f): give it a
+    # finite piece of its own so QUADPACK's extrapolation sees it untransformed.
+    if math.isinf(a) and math.isinf(b):
+        edges = [a, 0.0, b]
+    elif math.isinf(a):
+        edges = [a, b - 1.0, b]
+    elif math.isinf(b):
+        edges = [a, a + 1.0, b]
+    else:
+        edges = [a, b]
+    val = err = 0.0
+    rest: list = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        val, err, info, *rest = quad(
-            fun, a, b, limit=400, epsabs=QUAD_TOL, epsrel=QUAD_TOL, full_output=1
-        )
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            v, e, _info, *msg = quad(
+                fun, lo, hi, limit=400, epsabs=QUAD_TOL, epsrel=QUAD_TOL, full_output=1
+            )
+            val, err, rest = val + v, err + e, msg or rest
     if not math.isfinite(val):
         raise ValueError(f"{what}: the integral over ({a}, {b}) diverges (got {val})")
     if err > max(REPORT_TOL, 1e-6 * abs(val)):

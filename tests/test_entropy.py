@@ -134,3 +134,29 @@ def test_errors():
         output_entropy("nope", normal())
     with pytest.raises(ValueError, match="not eafo_sym.x"):
         output_entropy(sp.Symbol("x") * 2, normal())
+
+
+@pytest.mark.parametrize("dist", [laplace(), logistic()], ids=str)
+def test_gelu_log_derivative_in_heavy_tails(dist):
+    """E[log|GELU'(X)|] against the raw formula Phi + x*phi at adaptive mpmath precision.
+
+    1 + erf(x/sqrt(2)) cancels to ~x**2/4.6 digits; float64 loses it by x = -8.
+    """
+    import mpmath
+    from scipy import integrate
+
+    def log_abs_gelu_prime(t):
+        with mpmath.workdps(30 + int(t * t / 4)):
+            t = mpmath.mpf(t)
+            v = mpmath.ncdf(t) + t * mpmath.npdf(t)
+            return float(mpmath.log(abs(v)))
+
+    def integrand(t):
+        return dist.scipy.pdf(t) * log_abs_gelu_prime(t)
+
+    c = -0.7517915246935645  # GELU's minimum; the log singularity sits there
+    ref = sum(
+        integrate.quad(integrand, a, b, limit=200, epsabs=1e-12)[0]
+        for a, b in [(-60, -10), (-10, c - 1), (c - 1, c), (c, 0), (0, 60)]
+    )
+    assert output_law("gelu", dist).jacobian_term == pytest.approx(ref, abs=1e-8)
