@@ -29,20 +29,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual spelling
 
 from eafo_sym.nn import CRReLU
+from eafo_sym.paper import PaperCRReLU
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THREADS = 2
-
-
-class PaperCRReLU(torch.nn.Module):
-    """The paper's pseudocode: one scalar parameter ``lr`` (0.01)."""
-
-    def __init__(self, lr: float = 0.01):
-        super().__init__()
-        self.lr = torch.nn.Parameter(torch.tensor(lr))
-
-    def forward(self, x):
-        return F.relu(x) + self.lr * x * torch.exp(-(x**2) / 2)
 
 
 class Gelu(torch.nn.Module):

@@ -17,26 +17,15 @@ import pytest
 import sympy as sp
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402, N812 - the paper's spelling
 
 from eafo_sym import activations, x  # noqa: E402
 from eafo_sym import nn as gen  # noqa: E402
 from eafo_sym.codegen import to_torch  # noqa: E402
 from eafo_sym.codegen.registry import NN_PATH, nn_source, registry_forms  # noqa: E402
+from eafo_sym.paper import PaperCRReLU  # noqa: E402
 
 ULP64 = np.finfo(np.float64).eps
 NAMES = sorted(activations.names())
-
-
-class PaperCRReLU(torch.nn.Module):
-    """The paper's pseudocode, verbatim in spirit: one scalar ``lr``."""
-
-    def __init__(self, lr: float = 0.01):
-        super().__init__()
-        self.lr = torch.nn.Parameter(torch.tensor(lr))
-
-    def forward(self, x):
-        return F.relu(x) + self.lr * x * torch.exp(-(x**2) / 2)
 
 
 def _fn(name):
