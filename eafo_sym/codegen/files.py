@@ -48,6 +48,9 @@ def write_generated(path: str | os.PathLike, text: str, *, force: bool = False) 
                 f"'{GENERATED_MARKER}' header); pass --force to overwrite it"
             )
     directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        # Say so in terms of the user's path, not of the temporary file we would create.
+        raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
