@@ -72,7 +72,9 @@ class Activation:
                 f"activation {self.name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
                 f"parameters: {', '.join(by_name) or 'none'}"
             )
-        subs = {s: sp.nsimplify(values.get(str(s), d), rational=True) for s, d in self.params.items()}
+        subs = {
+            s: sp.nsimplify(values.get(str(s), d), rational=True) for s, d in self.params.items()
+        }
         return self.expr.subs(subs)
 
 
