@@ -13,7 +13,7 @@ import signal
 import threading
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
@@ -90,7 +90,7 @@ def restrict(expr: sp.Expr, a: sp.Expr, b: sp.Expr) -> sp.Expr:
 
     if not pw.has(sp.Piecewise):
         return expr
-    return sp.simplify(pick(pw)) if pw.has(sp.Abs) else pick(pw)
+    return pick(pw)
 
 
 @dataclass(frozen=True)
@@ -318,14 +318,28 @@ class LogAbs:
     """Evaluate ``log|d(x)|`` accurately: NumPy first, mpmath where NumPy overflows."""
 
     def __init__(self, d: sp.Expr):
+        self.d = d
         self.fast = numeric(sp.log(sp.Abs(d)))
-        self.stable_expr = stable_log_abs(d)
+
+    @cached_property
+    def stable_expr(self) -> sp.Expr:
+        """:func:`stable_log_abs` of ``d``, built on first use (factor() is the costly part)."""
+        return stable_log_abs(self.d)
+
+    @cached_property
+    def _absolute(self) -> sp.Expr:
         # The expanded logs may hold a negative factor (f' < 0 on a falling branch): |.|.
-        absolute = _floatify(self.stable_expr.replace(sp.log, lambda a: sp.log(sp.Abs(a))))
-        self.stable = numeric(absolute)
-        self._mp = sp.lambdify(
+        return _floatify(self.stable_expr.replace(sp.log, lambda a: sp.log(sp.Abs(a))))
+
+    @cached_property
+    def stable(self):
+        return numeric(self._absolute)
+
+    @cached_property
+    def _mp(self):
+        return sp.lambdify(
             x,
-            absolute,
+            self._absolute,
             modules=[{"erfc_neg": _erfc_neg_mpmath, "erfcx_neg": _erfcx_neg_mpmath}, "mpmath"],
         )
 

@@ -39,7 +39,7 @@ import sympy as sp
 from ._pieces import check_activation, segments
 from ._symbols import eps, eta, x, y
 from .activations import resolve
-from .distributions import Distribution, normal
+from .distributions import Distribution, _as_param, normal
 from .entropy import check_distribution
 from .taylor import entropy_taylor
 from .variations import as_interval, coordinates_agree, functional_derivative, inverse
@@ -50,12 +50,7 @@ __all__ = ["eafo_step", "eafo_iterate", "derive_crrelu", "derive_correction", "C
 def _eta(value: Any) -> sp.Expr:
     if value is None:
         return eta
-    if isinstance(value, bool) or not isinstance(value, (int, float, sp.Expr)):
-        raise TypeError(f"eta must be a number or a SymPy expression, got {type(value).__name__}")
-    v = sp.nsimplify(value, rational=True) if isinstance(value, float) else sp.sympify(value)
-    if v.is_number and not v.is_real:
-        raise ValueError(f"eta must be real, got {value}")
-    return v
+    return _as_param("eafo_step", "eta", value)
 
 
 def eafo_step(

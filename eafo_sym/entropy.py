@@ -34,10 +34,12 @@ import sympy as sp
 from ._pieces import (
     LogAbs,
     Segment,
+    _midpoint,
     check_activation,
     critical_points,
     integrate_exact,
     numeric,
+    restrict,
     segments,
 )
 from ._symbols import x
@@ -336,10 +338,10 @@ def _symbolic_entropy(f: sp.Expr, dist: Distribution) -> sp.Expr:
         )
     total = sp.S.Zero
     for seg in segments(f, dist.support.inf, dist.support.sup, dist.pdf):
-        p = _restrict_pdf(dist, seg)
+        p = restrict(dist.pdf, seg.a, seg.b)
         d = sp.diff(seg.expr, x)
         # |f'| without Abs (which blocks expand_log): f' has one sign on a branch.
-        sign = 1 if d.is_positive or float(d.subs(x, _pieces_mid(seg))) > 0 else -1
+        sign = 1 if d.is_positive or float(d.subs(x, _midpoint(seg.a, seg.b))) > 0 else -1
         # -p log(p/|f'|): simplifying the ratio first cancels f' = p (the WAFBC) exactly.
         ratio = sp.simplify(p / (sign * d))
         if ratio.has(x):
@@ -358,18 +360,6 @@ def _symbolic_entropy(f: sp.Expr, dist: Distribution) -> sp.Expr:
 def _location(dist: Distribution) -> sp.Expr:
     loc = dist.params.get("mu", sp.S.Zero)
     return loc if loc.is_number else sp.S.Zero
-
-
-def _pieces_mid(seg: Segment) -> sp.Expr:
-    from ._pieces import _midpoint
-
-    return _midpoint(seg.a, seg.b)
-
-
-def _restrict_pdf(dist: Distribution, seg: Segment) -> sp.Expr:
-    from ._pieces import restrict
-
-    return restrict(dist.pdf, seg.a, seg.b)
 
 
 def output_entropy(

@@ -52,11 +52,15 @@ def lagrangian(dist: Distribution, space: Literal["x", "y"] = "x") -> sp.Expr:
     >>> lagrangian(logistic())
     exp(-x)*log(Derivative(f(x), x))/(1 + exp(-x))**2
     """
-    dist = check_distribution(dist)
+    return _lagrangian(check_distribution(dist).pdf, space)
+
+
+def _lagrangian(pdf: sp.Expr, space: str) -> sp.Expr:
+    """The Lagrangian for a density expression (one smooth piece of it, on a branch)."""
     if space == "x":
-        return dist.pdf * sp.log(_F(x).diff(x))
+        return pdf * sp.log(_F(x).diff(x))
     if space == "y":
-        q = dist.pdf.subs(x, _G(y)) * _G(y).diff(y)
+        q = pdf.subs(x, _G(y)) * _G(y).diff(y)
         return -q * sp.log(q)
     raise ValueError(f"space must be 'x' or 'y', got {space!r}")
 
@@ -144,14 +148,13 @@ def functional_derivative(
     pieces = []
     for seg in segs:
         p = restrict(dist.pdf, seg.a, seg.b)
-        local = Distribution(dist.name, dist.params, p, dist.cdf, dist.support, None)
         if space == "x":
-            (el,) = euler_equations(lagrangian(local, "x"), _F(x), x)
+            (el,) = euler_equations(_lagrangian(p, "x"), _F(x), x)
             expr = sp.simplify(_substitute(el.lhs, _F, x, seg.expr))
             cond = sp.And(x > seg.a, x < seg.b)
         else:
             g = inverse(seg.expr, (seg.a, seg.b))
-            (el,) = euler_equations(lagrangian(local, "y"), _G(y), y)
+            (el,) = euler_equations(_lagrangian(p, "y"), _G(y), y)
             expr = sp.simplify(_substitute(el.lhs, _G, y, g))
             lo, hi = sorted([_limit(seg.expr, seg.a), _limit(seg.expr, seg.b)], key=_key)
             cond = sp.And(y > lo, y < hi)
