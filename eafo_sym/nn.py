@@ -43,6 +43,28 @@ import torch
 
 __all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer']
 
+def _finite(a):
+    """``a`` with nan and +-inf as its dtype's largest finite value (+-), for ``T * A`` guards.
+
+    In ``T * _finite(A)`` a factor ``T`` that has underflowed to 0 wins over an
+    overflowed ``A`` (eafo_sym.codegen.stable.decay_guard). Eager uses one
+    nan_to_num pass; under torch.compile the same map is fmin/fmax, because
+    Inductor's nan_to_num tests nan one element at a time (about twice the
+    cost of the whole fused kernel) while fmin/fmax vectorise.
+    """
+    big = torch.finfo(a.dtype).max
+    if torch.compiler.is_compiling():
+        return torch.fmax(torch.fmin(a, a.new_tensor(big)), a.new_tensor(-big))
+    return torch.nan_to_num(a, nan=big)
+
+
+def _finite_(a):
+    """:func:`_finite` in place, on a temporary the caller owns."""
+    if torch.compiler.is_compiling():
+        return _finite(a)
+    return a.nan_to_num_(nan=torch.finfo(a.dtype).max)
+
+
 def _reduce_to(grad, p):
     """Sum a parameter gradient over the dimensions ``p`` was broadcast along."""
     if p.dim() == 0:
@@ -81,12 +103,11 @@ def celu_bwd(x, alpha, grad_output):
     _u4 = torch.where(_u0, 1, _u3)
     _u5 = _u4.mul_(grad_output)
     _u6 = -_u2
-    _u7 = _u6.nan_to_num_().mul_(_u3)
-    _u8 = _u2.expm1_()
-    _u9 = _u7.add_(_u8)
-    _u10 = torch.where(_u0, 0, _u9)
-    _u11 = _u10.mul_(grad_output)
-    return (_u5).to(x.dtype), _reduce_to(_u11, alpha)
+    _u7 = _u2.expm1_()
+    _u8 = _u7.addcmul_(_finite_(_u6), _u3)
+    _u9 = torch.where(_u0, 0, _u8)
+    _u10 = _u9.mul_(grad_output)
+    return (_u5).to(x.dtype), _reduce_to(_u10, alpha)
 
 
 class _CELUFunction(torch.autograd.Function):
@@ -134,44 +155,41 @@ def crrelu_fwd(x, epsilon):
     """CRReLU forward: ``epsilon*x*exp(-x**2/2) + Max(0, x)``."""
     _u0 = torch.clamp(x, min=0.0)
     _u1 = (x*x)
-    _u2 = _u1.mul_(-0.5)
-    _u3 = _u2.exp_()
+    _u2 = _u1.mul_(-0.7213475204444817)
+    _u3 = _u2.exp2_()
     _u4 = epsilon*x
-    _u5 = _u4.nan_to_num_().mul_(_u3)
-    _u6 = _u0.add_(_u5)
-    return (_u6).to(x.dtype)
+    _u5 = _u0.addcmul_(_finite_(_u4), _u3)
+    return (_u5).to(x.dtype)
 
 
 def crrelu_bwd_x(x, epsilon, grad_output):
     """CRReLU input gradient ``grad_output * df/dx``."""
     _u0 = (x*x)
     _u1 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u2 = -0.5*_u0
-    _u3 = _u2.exp_()
+    _u2 = -0.7213475204444817*_u0
+    _u3 = _u2.exp2_()
     _u4 = _u0.neg_()
     _u5 = _u4.add_(1)
     _u6 = _u5.mul_(epsilon)
-    _u7 = _u6.nan_to_num_().mul_(_u3)
-    _u8 = _u1.add_(_u7)
-    _u9 = _u8.mul_(grad_output)
-    return (_u9).to(x.dtype)
+    _u7 = _u1.addcmul_(_finite_(_u6), _u3)
+    _u8 = _u7.mul_(grad_output)
+    return (_u8).to(x.dtype)
 
 
 def crrelu_bwd(x, epsilon, grad_output):
     """CRReLU gradients with respect to x and epsilon."""
     _u0 = (x*x)
-    _u1 = -0.5*_u0
-    _u2 = _u1.exp_()
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
     _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u4 = _u0.neg_()
     _u5 = _u4.add_(1)
     _u6 = _u5.mul_(epsilon)
-    _u7 = _u6.nan_to_num_().mul_(_u2)
-    _u8 = _u3.add_(_u7)
-    _u9 = _u8.mul_(grad_output)
-    _u10 = _u2.mul_(torch.nan_to_num(x))
-    _u11 = _u10.mul_(grad_output)
-    return (_u9).to(x.dtype), _reduce_to(_u11, epsilon)
+    _u7 = _u3.addcmul_(_finite_(_u6), _u2)
+    _u8 = _u7.mul_(grad_output)
+    _u9 = _u2.mul_(_finite(x))
+    _u10 = _u9.mul_(grad_output)
+    return (_u8).to(x.dtype), _reduce_to(_u10, epsilon)
 
 
 class _CRReLUFunction(torch.autograd.Function):
@@ -225,20 +243,19 @@ def eafo_elu_fwd(x, alpha, epsilon):
     _u3 = torch.reciprocal(alpha)
     _u4 = x + 1
     _u5 = _u4.mul_(_u3)
-    _u6 = _u5.nan_to_num_().mul_(_u2)
+    _u6 = _finite_(_u5).mul_(_u2)
     _u7 = x < 0
     _u8 = (x*x)
-    _u9 = _u8.mul_(-0.5)
-    _u10 = _u9.exp_()
-    _u11 = _u10.mul_(torch.nan_to_num(x))
+    _u9 = _u8.mul_(-0.7213475204444817)
+    _u10 = _u9.exp2_()
+    _u11 = _u10.mul_(_finite(x))
     _u12 = torch.where(_u7, _u6, _u11)
-    _u13 = _u12.mul_(epsilon)
-    _u14 = x > 0
-    _u15 = torch.expm1(x)
-    _u16 = _u15.mul_(alpha)
-    _u17 = torch.where(_u14, x, _u16)
-    _u18 = _u13.add_(_u17)
-    return (_u18).to(x.dtype)
+    _u13 = x > 0
+    _u14 = torch.expm1(x)
+    _u15 = _u14.mul_(alpha)
+    _u16 = torch.where(_u13, x, _u15)
+    _u17 = _u16.addcmul_(_u12, epsilon)
+    return (_u17).to(x.dtype)
 
 
 def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
@@ -253,22 +270,21 @@ def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
     _u7 = _u6.neg_()
     _u8 = _u7.add_(1)
     _u9 = _u8.mul_(_u4)
-    _u10 = _u9.nan_to_num_().mul_(_u3)
+    _u10 = _finite_(_u9).mul_(_u3)
     _u11 = x < 0
-    _u12 = -0.5*_u0
-    _u13 = _u12.exp_()
+    _u12 = -0.7213475204444817*_u0
+    _u13 = _u12.exp2_()
     _u14 = _u0.neg_()
     _u15 = _u14.add_(1)
-    _u16 = _u15.nan_to_num_().mul_(_u13)
+    _u16 = _finite_(_u15).mul_(_u13)
     _u17 = torch.where(_u11, _u10, _u16)
-    _u18 = _u17.mul_(epsilon)
-    _u19 = x > 0
-    _u20 = torch.exp(x)
-    _u21 = _u20.mul_(alpha)
-    _u22 = torch.where(_u19, 1, _u21)
-    _u23 = _u18.add_(_u22)
-    _u24 = _u23.mul_(grad_output)
-    return (_u24).to(x.dtype)
+    _u18 = x > 0
+    _u19 = torch.exp(x)
+    _u20 = _u19.mul_(alpha)
+    _u21 = torch.where(_u18, 1, _u20)
+    _u22 = _u21.addcmul_(_u17, epsilon)
+    _u23 = _u22.mul_(grad_output)
+    return (_u23).to(x.dtype)
 
 
 def eafo_elu_bwd(x, alpha, epsilon, grad_output):
@@ -281,38 +297,36 @@ def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     _u5 = x + 1
     _u6 = x < 0
     _u7 = (x*x)
-    _u8 = -0.5*_u7
-    _u9 = _u8.exp_()
+    _u8 = -0.7213475204444817*_u7
+    _u9 = _u8.exp2_()
     _u10 = (_u5*_u5)
     _u11 = _u10.neg_()
     _u12 = _u11.add_(1)
     _u13 = _u12.mul_(_u4)
-    _u14 = _u13.nan_to_num_().mul_(_u3)
+    _u14 = _finite_(_u13).mul_(_u3)
     _u15 = _u7.neg_()
     _u16 = _u15.add_(1)
-    _u17 = _u16.nan_to_num_().mul_(_u9)
+    _u17 = _finite_(_u16).mul_(_u9)
     _u18 = torch.where(_u6, _u14, _u17)
-    _u19 = _u18.mul_(epsilon)
-    _u20 = torch.exp(x)
-    _u21 = _u20.mul_(alpha)
-    _u22 = torch.where(_u0, 1, _u21)
-    _u23 = _u19.add_(_u22)
-    _u24 = _u23.mul_(grad_output)
-    _u25 = torch.pow(alpha, -2)
-    _u26 = -(_u25*_u5)
-    _u27 = _u26.nan_to_num_().mul_(_u3)
-    _u28 = torch.where(_u6, _u27, 0)
-    _u29 = _u28.mul_(epsilon)
-    _u30 = torch.expm1(x)
-    _u31 = torch.where(_u0, 0, _u30)
-    _u32 = _u29.add_(_u31)
-    _u33 = _u32.mul_(grad_output)
-    _u34 = _u5.mul_(_u4)
-    _u35 = _u34.nan_to_num_().mul_(_u3)
-    _u36 = _u9.mul_(torch.nan_to_num(x))
-    _u37 = torch.where(_u6, _u35, _u36)
-    _u38 = _u37.mul_(grad_output)
-    return (_u24).to(x.dtype), _reduce_to(_u33, alpha), _reduce_to(_u38, epsilon)
+    _u19 = torch.exp(x)
+    _u20 = _u19.mul_(alpha)
+    _u21 = torch.where(_u0, 1, _u20)
+    _u22 = _u21.addcmul_(_u18, epsilon)
+    _u23 = _u22.mul_(grad_output)
+    _u24 = torch.pow(alpha, -2)
+    _u25 = -(_u24*_u5)
+    _u26 = _finite_(_u25).mul_(_u3)
+    _u27 = torch.where(_u6, _u26, 0)
+    _u28 = torch.expm1(x)
+    _u29 = torch.where(_u0, 0, _u28)
+    _u30 = _u29.addcmul_(_u27, epsilon)
+    _u31 = _u30.mul_(grad_output)
+    _u32 = _u5.mul_(_u4)
+    _u33 = _finite_(_u32).mul_(_u3)
+    _u34 = _u9.mul_(_finite(x))
+    _u35 = torch.where(_u6, _u33, _u34)
+    _u36 = _u35.mul_(grad_output)
+    return (_u23).to(x.dtype), _reduce_to(_u31, alpha), _reduce_to(_u36, epsilon)
 
 
 class _EafoELUFunction(torch.autograd.Function):
@@ -361,79 +375,72 @@ class EafoELU(torch.nn.Module):
 def eafo_leaky_relu_fwd(x, alpha, epsilon):
     """EafoLeakyReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
     _u0 = (x*x)
-    _u1 = _u0.mul_(-0.5)
-    _u2 = _u1.exp_()
+    _u1 = _u0.mul_(-0.7213475204444817)
+    _u2 = _u1.exp2_()
     _u3 = torch.clamp(x, max=0.0)
-    _u4 = _u3.mul_(alpha)
-    _u5 = torch.reciprocal(alpha)
-    _u6 = _u5*x
-    _u7 = _u6.nan_to_num_().mul_(_u2)
-    _u8 = x < 0
-    _u9 = _u2.mul_(torch.nan_to_num(x))
-    _u10 = torch.where(_u8, _u7, _u9)
-    _u11 = _u10.mul_(epsilon)
-    _u12 = torch.clamp(x, min=0.0)
-    _u13 = _u4.add_(_u11).add_(_u12)
-    return (_u13).to(x.dtype)
+    _u4 = torch.reciprocal(alpha)
+    _u5 = _u4*x
+    _u6 = _finite_(_u5).mul_(_u2)
+    _u7 = x < 0
+    _u8 = _u2.mul_(_finite(x))
+    _u9 = torch.where(_u7, _u6, _u8)
+    _u10 = torch.clamp(x, min=0.0)
+    _u11 = _u10.addcmul_(_u3, alpha).addcmul_(_u9, epsilon)
+    return (_u11).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU input gradient ``grad_output * df/dx``."""
     _u0 = (x*x)
-    _u1 = -0.5*_u0
-    _u2 = _u1.exp_()
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
     _u3 = _u0.neg_()
     _u4 = _u3.add_(1)
     _u5 = -x
     _u6 = _u5.clamp_(0.0, 1.0).ceil_()
-    _u7 = _u6.mul_(alpha)
-    _u8 = torch.reciprocal(alpha)
-    _u9 = _u4*_u8
-    _u10 = _u9.nan_to_num_().mul_(_u2)
-    _u11 = x < 0
-    _u12 = _u4.nan_to_num_().mul_(_u2)
-    _u13 = torch.where(_u11, _u10, _u12)
-    _u14 = _u13.mul_(epsilon)
-    _u15 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u16 = _u7.add_(_u14).add_(_u15)
-    _u17 = _u16.mul_(grad_output)
-    return (_u17).to(x.dtype)
+    _u7 = torch.reciprocal(alpha)
+    _u8 = _u4*_u7
+    _u9 = _finite_(_u8).mul_(_u2)
+    _u10 = x < 0
+    _u11 = _finite_(_u4).mul_(_u2)
+    _u12 = torch.where(_u10, _u9, _u11)
+    _u13 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u14 = _u13.addcmul_(_u12, epsilon).addcmul_(_u6, alpha)
+    _u15 = _u14.mul_(grad_output)
+    return (_u15).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU gradients with respect to x and alpha, epsilon."""
     _u0 = (x*x)
-    _u1 = -0.5*_u0
-    _u2 = _u1.exp_()
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
     _u3 = torch.reciprocal(alpha)
     _u4 = _u0.neg_()
     _u5 = _u4.add_(1)
     _u6 = x < 0
     _u7 = -x
     _u8 = _u7.clamp_(0.0, 1.0).ceil_()
-    _u9 = _u8.mul_(alpha)
-    _u10 = _u3*_u5
-    _u11 = _u10.nan_to_num_().mul_(_u2)
-    _u12 = _u5.nan_to_num_().mul_(_u2)
-    _u13 = torch.where(_u6, _u11, _u12)
-    _u14 = _u13.mul_(epsilon)
-    _u15 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u16 = _u9.add_(_u14).add_(_u15)
-    _u17 = _u16.mul_(grad_output)
-    _u18 = torch.pow(alpha, -2)
-    _u19 = -(_u18*x)
-    _u20 = _u19.nan_to_num_().mul_(_u2)
-    _u21 = torch.where(_u6, _u20, 0)
-    _u22 = _u21.mul_(epsilon)
-    _u23 = torch.clamp(x, max=0.0)
-    _u24 = _u22.add_(_u23)
-    _u25 = _u24.mul_(grad_output)
-    _u26 = _u3*x
-    _u27 = _u26.nan_to_num_().mul_(_u2)
-    _u28 = _u2.mul_(torch.nan_to_num(x))
-    _u29 = torch.where(_u6, _u27, _u28)
-    _u30 = _u29.mul_(grad_output)
-    return (_u17).to(x.dtype), _reduce_to(_u25, alpha), _reduce_to(_u30, epsilon)
+    _u9 = _u3*_u5
+    _u10 = _finite_(_u9).mul_(_u2)
+    _u11 = _finite_(_u5).mul_(_u2)
+    _u12 = torch.where(_u6, _u10, _u11)
+    _u13 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u14 = _u13.addcmul_(_u12, epsilon).addcmul_(_u8, alpha)
+    _u15 = _u14.mul_(grad_output)
+    _u16 = torch.pow(alpha, -2)
+    _u17 = -(_u16*x)
+    _u18 = _finite_(_u17).mul_(_u2)
+    _u19 = torch.where(_u6, _u18, 0)
+    _u20 = torch.clamp(x, max=0.0)
+    _u21 = _u20.addcmul_(_u19, epsilon)
+    _u22 = _u21.mul_(grad_output)
+    _u23 = _u3*x
+    _u24 = _finite_(_u23).mul_(_u2)
+    _u25 = _u2.mul_(_finite(x))
+    _u26 = torch.where(_u6, _u24, _u25)
+    _u27 = _u26.mul_(grad_output)
+    return (_u15).to(x.dtype), _reduce_to(_u22, alpha), _reduce_to(_u27, epsilon)
 
 
 class _EafoLeakyReLUFunction(torch.autograd.Function):
@@ -482,79 +489,72 @@ class EafoLeakyReLU(torch.nn.Module):
 def eafo_prelu_fwd(x, alpha, epsilon):
     """EafoPReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
     _u0 = (x*x)
-    _u1 = _u0.mul_(-0.5)
-    _u2 = _u1.exp_()
+    _u1 = _u0.mul_(-0.7213475204444817)
+    _u2 = _u1.exp2_()
     _u3 = torch.clamp(x, max=0.0)
-    _u4 = _u3.mul_(alpha)
-    _u5 = torch.reciprocal(alpha)
-    _u6 = _u5*x
-    _u7 = _u6.nan_to_num_().mul_(_u2)
-    _u8 = x < 0
-    _u9 = _u2.mul_(torch.nan_to_num(x))
-    _u10 = torch.where(_u8, _u7, _u9)
-    _u11 = _u10.mul_(epsilon)
-    _u12 = torch.clamp(x, min=0.0)
-    _u13 = _u4.add_(_u11).add_(_u12)
-    return (_u13).to(x.dtype)
+    _u4 = torch.reciprocal(alpha)
+    _u5 = _u4*x
+    _u6 = _finite_(_u5).mul_(_u2)
+    _u7 = x < 0
+    _u8 = _u2.mul_(_finite(x))
+    _u9 = torch.where(_u7, _u6, _u8)
+    _u10 = torch.clamp(x, min=0.0)
+    _u11 = _u10.addcmul_(_u3, alpha).addcmul_(_u9, epsilon)
+    return (_u11).to(x.dtype)
 
 
 def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoPReLU input gradient ``grad_output * df/dx``."""
     _u0 = (x*x)
-    _u1 = -0.5*_u0
-    _u2 = _u1.exp_()
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
     _u3 = _u0.neg_()
     _u4 = _u3.add_(1)
     _u5 = -x
     _u6 = _u5.clamp_(0.0, 1.0).ceil_()
-    _u7 = _u6.mul_(alpha)
-    _u8 = torch.reciprocal(alpha)
-    _u9 = _u4*_u8
-    _u10 = _u9.nan_to_num_().mul_(_u2)
-    _u11 = x < 0
-    _u12 = _u4.nan_to_num_().mul_(_u2)
-    _u13 = torch.where(_u11, _u10, _u12)
-    _u14 = _u13.mul_(epsilon)
-    _u15 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u16 = _u7.add_(_u14).add_(_u15)
-    _u17 = _u16.mul_(grad_output)
-    return (_u17).to(x.dtype)
+    _u7 = torch.reciprocal(alpha)
+    _u8 = _u4*_u7
+    _u9 = _finite_(_u8).mul_(_u2)
+    _u10 = x < 0
+    _u11 = _finite_(_u4).mul_(_u2)
+    _u12 = torch.where(_u10, _u9, _u11)
+    _u13 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u14 = _u13.addcmul_(_u12, epsilon).addcmul_(_u6, alpha)
+    _u15 = _u14.mul_(grad_output)
+    return (_u15).to(x.dtype)
 
 
 def eafo_prelu_bwd(x, alpha, epsilon, grad_output):
     """EafoPReLU gradients with respect to x and alpha, epsilon."""
     _u0 = (x*x)
-    _u1 = -0.5*_u0
-    _u2 = _u1.exp_()
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
     _u3 = torch.reciprocal(alpha)
     _u4 = _u0.neg_()
     _u5 = _u4.add_(1)
     _u6 = x < 0
     _u7 = -x
     _u8 = _u7.clamp_(0.0, 1.0).ceil_()
-    _u9 = _u8.mul_(alpha)
-    _u10 = _u3*_u5
-    _u11 = _u10.nan_to_num_().mul_(_u2)
-    _u12 = _u5.nan_to_num_().mul_(_u2)
-    _u13 = torch.where(_u6, _u11, _u12)
-    _u14 = _u13.mul_(epsilon)
-    _u15 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u16 = _u9.add_(_u14).add_(_u15)
-    _u17 = _u16.mul_(grad_output)
-    _u18 = torch.pow(alpha, -2)
-    _u19 = -(_u18*x)
-    _u20 = _u19.nan_to_num_().mul_(_u2)
-    _u21 = torch.where(_u6, _u20, 0)
-    _u22 = _u21.mul_(epsilon)
-    _u23 = torch.clamp(x, max=0.0)
-    _u24 = _u22.add_(_u23)
-    _u25 = _u24.mul_(grad_output)
-    _u26 = _u3*x
-    _u27 = _u26.nan_to_num_().mul_(_u2)
-    _u28 = _u2.mul_(torch.nan_to_num(x))
-    _u29 = torch.where(_u6, _u27, _u28)
-    _u30 = _u29.mul_(grad_output)
-    return (_u17).to(x.dtype), _reduce_to(_u25, alpha), _reduce_to(_u30, epsilon)
+    _u9 = _u3*_u5
+    _u10 = _finite_(_u9).mul_(_u2)
+    _u11 = _finite_(_u5).mul_(_u2)
+    _u12 = torch.where(_u6, _u10, _u11)
+    _u13 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u14 = _u13.addcmul_(_u12, epsilon).addcmul_(_u8, alpha)
+    _u15 = _u14.mul_(grad_output)
+    _u16 = torch.pow(alpha, -2)
+    _u17 = -(_u16*x)
+    _u18 = _finite_(_u17).mul_(_u2)
+    _u19 = torch.where(_u6, _u18, 0)
+    _u20 = torch.clamp(x, max=0.0)
+    _u21 = _u20.addcmul_(_u19, epsilon)
+    _u22 = _u21.mul_(grad_output)
+    _u23 = _u3*x
+    _u24 = _finite_(_u23).mul_(_u2)
+    _u25 = _u2.mul_(_finite(x))
+    _u26 = torch.where(_u6, _u24, _u25)
+    _u27 = _u26.mul_(grad_output)
+    return (_u15).to(x.dtype), _reduce_to(_u22, alpha), _reduce_to(_u27, epsilon)
 
 
 class _EafoPReLUFunction(torch.autograd.Function):
@@ -621,12 +621,11 @@ def eafo_silu_fwd(x, epsilon):
     _u16 = torch.pow(_u0, 3)
     _u17 = -_u1
     _u18 = _u17.mul_(_u16).masked_fill_(_u16 == 0, 0.0)
-    _u19 = _u1.add_(2).add_(_u2).add_(_u8).add_(_u9).add_(_u11).add_(_u13).add_(_u14).add_(_u15).add_(_u18)
+    _u19 = _u1.add_(2).add_(_u11).add_(_u13).add_(_u14).add_(_u15).add_(_u18).add_(_u2).add_(_u8).add_(_u9)
     _u20 = _u19.mul_(epsilon).mul_(0.5)
-    _u21 = _u20.nan_to_num_().mul_(_u7)
-    _u22 = torch.where(_u0 == 0, _u0, _u0*x)
-    _u23 = _u21.add_(_u22)
-    return (_u23).to(x.dtype)
+    _u21 = torch.where(_u0 == 0, _u0, _u0*x)
+    _u22 = _u21.addcmul_(_finite_(_u20), _u7)
+    return (_u22).to(x.dtype)
 
 
 def eafo_silu_bwd_x(x, epsilon, grad_output):
@@ -653,7 +652,7 @@ def eafo_silu_bwd_x(x, epsilon, grad_output):
     _u19 = _u18.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
     _u20 = _u10 + _u6
     _u21 = _u20.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
-    _u22 = _u10.add_(_u3).add_(_u17).add_(_u19).add_(_u21)
+    _u22 = _u10.add_(_u17).add_(_u19).add_(_u21).add_(_u3)
     _u23 = -x
     _u24 = _u23.add_(1)
     _u25 = _u24.mul_(_u22).masked_fill_(_u22 == 0, 0.0)
@@ -662,7 +661,7 @@ def eafo_silu_bwd_x(x, epsilon, grad_output):
     _u28 = _u27.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
     _u29 = -_u8
     _u30 = _u29.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
-    _u31 = _u26.add_(-9).add_(_u5).add_(_u28).add_(_u30)
+    _u31 = _u26.add_(-9).add_(_u28).add_(_u30).add_(_u5)
     _u32 = torch.where(_u0 == 0, _u0, torch.where(_u31 == 0, _u31, _u0*_u31))
     _u33 = 3*x
     _u34 = _u33.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
@@ -674,15 +673,14 @@ def eafo_silu_bwd_x(x, epsilon, grad_output):
     _u40 = _u39.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
     _u41 = _u37.add_(9).add_(_u3).add_(_u38).add_(_u40)
     _u42 = torch.where(_u9 == 0, _u9, torch.where(_u41 == 0, _u41, _u9*_u41))
-    _u43 = _u3.add_(2).add_(_u25).add_(_u32).add_(_u36).add_(_u42)
+    _u43 = _u25.add_(2).add_(_u3).add_(_u32).add_(_u36).add_(_u42)
     _u44 = _u43.mul_(epsilon).mul_(0.5)
-    _u45 = _u44.nan_to_num_().mul_(_u13)
-    _u46 = torch.where(_u2 == 0, _u2, _u2*x)
-    _u47 = _u46.add_(1)
-    _u48 = torch.where(_u0 == 0, _u0, torch.where(_u47 == 0, _u47, _u0*_u47))
-    _u49 = _u45.add_(_u48)
-    _u50 = _u49.mul_(grad_output)
-    return (_u50).to(x.dtype)
+    _u45 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u46 = _u45.add_(1)
+    _u47 = torch.where(_u0 == 0, _u0, torch.where(_u46 == 0, _u46, _u0*_u46))
+    _u48 = _u47.addcmul_(_finite_(_u44), _u13)
+    _u49 = _u48.mul_(grad_output)
+    return (_u49).to(x.dtype)
 
 
 def eafo_silu_bwd(x, epsilon, grad_output):
@@ -718,7 +716,7 @@ def eafo_silu_bwd(x, epsilon, grad_output):
     _u28 = _u27.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
     _u29 = -_u11
     _u30 = _u29.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
-    _u31 = _u26.add_(-9).add_(_u8).add_(_u28).add_(_u30)
+    _u31 = _u26.add_(-9).add_(_u28).add_(_u30).add_(_u8)
     _u32 = torch.where(_u0 == 0, _u0, torch.where(_u31 == 0, _u31, _u0*_u31))
     _u33 = 3*x
     _u34 = _u33.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
@@ -728,24 +726,23 @@ def eafo_silu_bwd(x, epsilon, grad_output):
     _u38 = _u11.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
     _u39 = 10*x
     _u40 = _u39.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
-    _u41 = _u37.add_(9).add_(_u6).add_(_u38).add_(_u40)
+    _u41 = _u37.add_(9).add_(_u38).add_(_u40).add_(_u6)
     _u42 = torch.where(_u12 == 0, _u12, torch.where(_u41 == 0, _u41, _u12*_u41))
-    _u43 = _u6.add_(2).add_(_u25).add_(_u32).add_(_u36).add_(_u42)
+    _u43 = _u25.add_(2).add_(_u32).add_(_u36).add_(_u42).add_(_u6)
     _u44 = _u43.mul_(epsilon).mul_(0.5)
-    _u45 = _u44.nan_to_num_().mul_(_u5)
-    _u46 = torch.where(_u2 == 0, _u2, _u2*x)
-    _u47 = _u46.add_(1)
-    _u48 = torch.where(_u0 == 0, _u0, torch.where(_u47 == 0, _u47, _u0*_u47))
-    _u49 = _u45.add_(_u48)
-    _u50 = _u49.mul_(grad_output)
-    _u51 = _u15.mul_(0.5)
-    _u52 = _u17.mul_(0.5)
-    _u53 = _u21.mul_(0.5)
-    _u54 = _u10.mul_(0.5)
-    _u55 = _u51.add_(1).add_(x).add_(_u52).add_(_u53).add_(_u54)
-    _u56 = _u55.nan_to_num_().mul_(_u5)
-    _u57 = _u56.mul_(grad_output)
-    return (_u50).to(x.dtype), _reduce_to(_u57, epsilon)
+    _u45 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u46 = _u45.add_(1)
+    _u47 = torch.where(_u0 == 0, _u0, torch.where(_u46 == 0, _u46, _u0*_u46))
+    _u48 = _u47.addcmul_(_finite_(_u44), _u5)
+    _u49 = _u48.mul_(grad_output)
+    _u50 = _u15.mul_(0.5)
+    _u51 = _u17.mul_(0.5)
+    _u52 = _u21.mul_(0.5)
+    _u53 = _u10.mul_(0.5)
+    _u54 = _u50.add_(1).add_(_u51).add_(_u52).add_(_u53).add_(x)
+    _u55 = _finite_(_u54).mul_(_u5)
+    _u56 = _u55.mul_(grad_output)
+    return (_u49).to(x.dtype), _reduce_to(_u56, epsilon)
 
 
 class _EafoSiLUFunction(torch.autograd.Function):
@@ -796,45 +793,39 @@ def eafo_softplus_fwd(x, beta, epsilon):
     _u2 = _u1.mul_(x).mul_(-0.5)
     _u3 = _u2.exp_()
     _u4 = _u3*beta
-    _u5 = _u3.mul_(torch.nan_to_num(x))
-    _u6 = (x*x)
-    _u7 = _u6.mul_(-0.5)
-    _u8 = _u7.exp_()
-    _u9 = _u8.mul_(torch.nan_to_num(x))
-    _u10 = _u4.add_(_u5).add_(_u9)
-    _u11 = _u10.mul_(epsilon)
-    _u12 = torch.reciprocal(beta)
-    _u13 = beta*x
-    _u14 = torch.abs(_u13).neg_().exp_().log1p_().add_(torch.clamp(_u13, min=0.0))
-    _u15 = _u14.mul_(_u12)
-    _u16 = _u11.add_(_u15)
-    return (_u16).to(x.dtype)
+    _u5 = (x*x)
+    _u6 = _u5.mul_(-0.7213475204444817)
+    _u7 = _u6.exp2_()
+    _u8 = _u4.addcmul_(_finite(x), _u3).addcmul_(_finite(x), _u7)
+    _u9 = _u8.mul_(epsilon)
+    _u10 = torch.reciprocal(beta)
+    _u11 = beta*x
+    _u12 = torch.abs(_u11).neg_().exp_().log1p_().add_(torch.clamp(_u11, min=0.0))
+    _u13 = _u9.addcmul_(_u10, _u12)
+    return (_u13).to(x.dtype)
 
 
 def eafo_softplus_bwd_x(x, beta, epsilon, grad_output):
     """EafoSoftplus input gradient ``grad_output * df/dx``."""
     _u0 = (x*x)
     _u1 = beta + x
-    _u2 = -0.5*_u0
-    _u3 = _u2.exp_()
-    _u4 = _u0.neg_()
-    _u5 = _u4.add_(1)
-    _u6 = _u5.nan_to_num_().mul_(_u3)
-    _u7 = 2*beta
-    _u8 = _u7 + x
-    _u9 = _u8.mul_(x).mul_(-0.5)
-    _u10 = _u9.exp_()
-    _u11 = -(_u1*beta)
-    _u12 = _u1.mul_(x).neg_()
-    _u13 = _u11.add_(1).add_(_u12)
-    _u14 = _u13.nan_to_num_().mul_(_u10)
-    _u15 = _u6.add_(_u14)
-    _u16 = _u15.mul_(epsilon)
-    _u17 = beta*x
-    _u18 = _u17.sigmoid_()
-    _u19 = _u16.add_(_u18)
-    _u20 = _u19.mul_(grad_output)
-    return (_u20).to(x.dtype)
+    _u2 = 2*beta
+    _u3 = _u2 + x
+    _u4 = _u3.mul_(x).mul_(-0.5)
+    _u5 = _u4.exp_()
+    _u6 = -(_u1*beta)
+    _u7 = _u6.addcmul_(_u1, x, value=-1.0).add_(1)
+    _u8 = -0.7213475204444817*_u0
+    _u9 = _u8.exp2_()
+    _u10 = _u0.neg_()
+    _u11 = _u10.add_(1)
+    _u12 = _finite_(_u11).mul_(_u9)
+    _u13 = _u12.addcmul_(_finite_(_u7), _u5)
+    _u14 = beta*x
+    _u15 = _u14.sigmoid_()
+    _u16 = _u15.addcmul_(_u13, epsilon)
+    _u17 = _u16.mul_(grad_output)
+    return (_u17).to(x.dtype)
 
 
 def eafo_softplus_bwd(x, beta, epsilon, grad_output):
@@ -842,8 +833,8 @@ def eafo_softplus_bwd(x, beta, epsilon, grad_output):
     _u0 = beta*x
     _u1 = torch.sigmoid(_u0)
     _u2 = (x*x)
-    _u3 = -0.5*_u2
-    _u4 = _u3.exp_()
+    _u3 = -0.7213475204444817*_u2
+    _u4 = _u3.exp2_()
     _u5 = _u2.add_(-1)
     _u6 = 2*beta
     _u7 = _u6 + x
@@ -851,33 +842,27 @@ def eafo_softplus_bwd(x, beta, epsilon, grad_output):
     _u9 = _u8.exp_()
     _u10 = beta + x
     _u11 = -_u5
-    _u12 = _u11.nan_to_num_().mul_(_u4)
+    _u12 = _finite_(_u11).mul_(_u4)
     _u13 = -(_u10*beta)
-    _u14 = -(_u10*x)
-    _u15 = _u13.add_(1).add_(_u14)
-    _u16 = _u15.nan_to_num_().mul_(_u9)
-    _u17 = _u12.add_(_u16)
-    _u18 = _u17.mul_(epsilon)
-    _u19 = _u18.add_(_u1)
-    _u20 = _u19.mul_(grad_output)
-    _u21 = torch.pow(beta, -2)
-    _u22 = torch.abs(_u0).neg_().exp_().log1p_().add_(torch.clamp(_u0, min=0.0))
-    _u23 = _u22.mul_(_u21).neg_()
-    _u24 = _u0.neg_()
-    _u25 = _u5.neg_()
-    _u26 = _u24.add_(_u25)
-    _u27 = _u26.mul_(epsilon)
-    _u28 = _u27.nan_to_num_().mul_(_u9)
-    _u29 = torch.reciprocal(beta)
-    _u30 = _u29*x
-    _u31 = _u30.mul_(_u1).masked_fill_(_u1 == 0, 0.0)
-    _u32 = _u23.add_(_u28).add_(_u31)
-    _u33 = _u32.mul_(grad_output)
-    _u34 = _u4.mul_(torch.nan_to_num(x))
-    _u35 = _u10.nan_to_num_().mul_(_u9)
-    _u36 = _u34.add_(_u35)
-    _u37 = _u36.mul_(grad_output)
-    return (_u20).to(x.dtype), _reduce_to(_u33, beta), _reduce_to(_u37, epsilon)
+    _u14 = _u13.addcmul_(_u10, x, value=-1.0).add_(1)
+    _u15 = _u12.addcmul_(_finite_(_u14), _u9)
+    _u16 = torch.addcmul(_u1, _u15, epsilon)
+    _u17 = _u16.mul_(grad_output)
+    _u18 = torch.pow(beta, -2)
+    _u19 = torch.abs(_u0).neg_().exp_().log1p_().add_(torch.clamp(_u0, min=0.0))
+    _u20 = _u0.neg_()
+    _u21 = _u5.neg_()
+    _u22 = _u20.add_(_u21)
+    _u23 = _u22.mul_(epsilon)
+    _u24 = torch.reciprocal(beta)
+    _u25 = _u24*x
+    _u26 = _u25.mul_(_u1).masked_fill_(_u1 == 0, 0.0)
+    _u27 = _u26.addcmul_(_u18, _u19, value=-1.0).addcmul_(_finite_(_u23), _u9)
+    _u28 = _u27.mul_(grad_output)
+    _u29 = _u4.mul_(_finite(x))
+    _u30 = _u29.addcmul_(_finite_(_u10), _u9)
+    _u31 = _u30.mul_(grad_output)
+    return (_u17).to(x.dtype), _reduce_to(_u28, beta), _reduce_to(_u31, epsilon)
 
 
 class _EafoSoftplusFunction(torch.autograd.Function):
@@ -928,8 +913,8 @@ def eafo_tanh_fwd(x, epsilon):
     _u0 = torch.tanh(x)
     _u1 = 0.5*x
     _u2 = (x*x)
-    _u3 = _u2.mul_(-0.5)
-    _u4 = _u3.exp_()
+    _u3 = _u2.mul_(-0.7213475204444817)
+    _u4 = _u3.exp2_()
     _u5 = _u4.mul_(0.5)
     _u6 = x - 4
     _u7 = _u6.mul_(_u1).neg_()
@@ -939,13 +924,12 @@ def eafo_tanh_fwd(x, epsilon):
     _u11 = _u10.mul_(_u1).neg_()
     _u12 = _u11.exp_()
     _u13 = _u12.mul_(0.25)
-    _u14 = _u5.add_(_u9).add_(_u13)
+    _u14 = _u13.add_(_u5).add_(_u9)
     _u15 = -_u0
     _u16 = _u1.add_(_u15)
     _u17 = _u16.mul_(epsilon)
-    _u18 = _u17.nan_to_num_().mul_(_u14)
-    _u19 = _u0.add_(_u18)
-    return (_u19).to(x.dtype)
+    _u18 = _u0.addcmul_(_finite_(_u17), _u14)
+    return (_u18).to(x.dtype)
 
 
 def eafo_tanh_bwd_x(x, epsilon, grad_output):
@@ -960,8 +944,8 @@ def eafo_tanh_bwd_x(x, epsilon, grad_output):
     _u7 = _u2.mul_(_u6).neg_()
     _u8 = _u7.exp_()
     _u9 = (x*x)
-    _u10 = _u9.mul_(-0.5)
-    _u11 = _u10.exp_()
+    _u10 = _u9.mul_(-0.7213475204444817)
+    _u11 = _u10.exp2_()
     _u12 = 0.125*epsilon
     _u13 = -_u1
     _u14 = 2*_u11
@@ -969,23 +953,19 @@ def eafo_tanh_bwd_x(x, epsilon, grad_output):
     _u16 = _u1.mul_(2)
     _u17 = _u16.add_(-1)
     _u18 = _u17.mul_(_u12)
-    _u19 = _u18.nan_to_num_().mul_(_u15)
-    _u20 = -x
-    _u21 = _u20.add_(2)
-    _u22 = _u21.nan_to_num_().mul_(_u5)
-    _u23 = -x
-    _u24 = _u23.add_(-2)
-    _u25 = _u24.nan_to_num_().mul_(_u8)
-    _u26 = -2*x
-    _u27 = _u26.nan_to_num_().mul_(_u11)
-    _u28 = _u22.add_(_u25).add_(_u27)
-    _u29 = _u0.mul_(-2)
-    _u30 = _u29.add_(x)
-    _u31 = _u30.mul_(_u12)
-    _u32 = _u31.nan_to_num_().mul_(_u28)
-    _u33 = _u13.add_(1).add_(_u19).add_(_u32)
-    _u34 = _u33.mul_(grad_output)
-    return (_u34).to(x.dtype)
+    _u19 = -x
+    _u20 = _u19.add_(2)
+    _u21 = _finite_(_u20).mul_(_u5)
+    _u22 = -x
+    _u23 = _u22.add_(-2)
+    _u24 = -2*x
+    _u25 = _u21.addcmul_(_finite_(_u24), _u11).addcmul_(_finite_(_u23), _u8)
+    _u26 = _u0.mul_(-2)
+    _u27 = _u26.add_(x)
+    _u28 = _u27.mul_(_u12)
+    _u29 = _u13.addcmul_(_finite_(_u18), _u15).addcmul_(_finite_(_u28), _u25).add_(1)
+    _u30 = _u29.mul_(grad_output)
+    return (_u30).to(x.dtype)
 
 
 def eafo_tanh_bwd(x, epsilon, grad_output):
@@ -1000,8 +980,8 @@ def eafo_tanh_bwd(x, epsilon, grad_output):
     _u7 = _u2.mul_(_u6).neg_()
     _u8 = _u7.exp_()
     _u9 = (x*x)
-    _u10 = _u9.mul_(-0.5)
-    _u11 = _u10.exp_()
+    _u10 = _u9.mul_(-0.7213475204444817)
+    _u11 = _u10.exp2_()
     _u12 = 2*_u11
     _u13 = _u12.add_(_u5).add_(_u8)
     _u14 = 0.125*epsilon
@@ -1009,28 +989,24 @@ def eafo_tanh_bwd(x, epsilon, grad_output):
     _u16 = _u1.mul_(2)
     _u17 = _u16.add_(-1)
     _u18 = _u17.mul_(_u14)
-    _u19 = _u18.nan_to_num_().mul_(_u13)
-    _u20 = -x
-    _u21 = _u20.add_(2)
-    _u22 = _u21.nan_to_num_().mul_(_u5)
-    _u23 = -x
-    _u24 = _u23.add_(-2)
-    _u25 = _u24.nan_to_num_().mul_(_u8)
-    _u26 = -2*x
-    _u27 = _u26.nan_to_num_().mul_(_u11)
-    _u28 = _u22.add_(_u25).add_(_u27)
-    _u29 = -2*_u0
-    _u30 = _u29.add_(x)
-    _u31 = _u30.mul_(_u14)
-    _u32 = _u31.nan_to_num_().mul_(_u28)
-    _u33 = _u15.add_(1).add_(_u19).add_(_u32)
-    _u34 = _u33.mul_(grad_output)
-    _u35 = _u0.mul_(-0.25)
-    _u36 = 0.125*x
-    _u37 = _u35.add_(_u36)
-    _u38 = _u37.nan_to_num_().mul_(_u13)
-    _u39 = _u38.mul_(grad_output)
-    return (_u34).to(x.dtype), _reduce_to(_u39, epsilon)
+    _u19 = -x
+    _u20 = _u19.add_(2)
+    _u21 = _finite_(_u20).mul_(_u5)
+    _u22 = -x
+    _u23 = _u22.add_(-2)
+    _u24 = -2*x
+    _u25 = _u21.addcmul_(_finite_(_u24), _u11).addcmul_(_finite_(_u23), _u8)
+    _u26 = -2*_u0
+    _u27 = _u26.add_(x)
+    _u28 = _u27.mul_(_u14)
+    _u29 = _u15.addcmul_(_finite_(_u18), _u13).addcmul_(_finite_(_u28), _u25).add_(1)
+    _u30 = _u29.mul_(grad_output)
+    _u31 = _u0.mul_(-0.25)
+    _u32 = 0.125*x
+    _u33 = _u31.add_(_u32)
+    _u34 = _finite_(_u33).mul_(_u13)
+    _u35 = _u34.mul_(grad_output)
+    return (_u30).to(x.dtype), _reduce_to(_u35, epsilon)
 
 
 class _EafoTanhFunction(torch.autograd.Function):
@@ -1160,10 +1136,10 @@ def gelu_bwd_x(x, grad_output):
     """GELU input gradient ``grad_output * df/dx``."""
     _u0 = 1.4142135623730951*x
     _u1 = (x*x)
-    _u2 = _u1.mul_(-0.5)
-    _u3 = _u2.exp_()
+    _u2 = _u1.mul_(-0.7213475204444817)
+    _u3 = _u2.exp2_()
     _u4 = 0.5641895835477563*_u0
-    _u5 = _u4.nan_to_num_().mul_(_u3)
+    _u5 = _finite_(_u4).mul_(_u3)
     _u6 = _u5.mul_(0.5)
     _u7 = _u0.mul_(-0.5)
     _u8 = _u7.erfc_()
@@ -1210,34 +1186,31 @@ class GELU(torch.nn.Module):
 def leaky_relu_fwd(x, alpha):
     """LeakyReLU forward: ``alpha*Min(0, x) + Max(0, x)``."""
     _u0 = torch.clamp(x, max=0.0)
-    _u1 = _u0.mul_(alpha)
-    _u2 = torch.clamp(x, min=0.0)
-    _u3 = _u1.add_(_u2)
-    return (_u3).to(x.dtype)
+    _u1 = torch.clamp(x, min=0.0)
+    _u2 = _u1.addcmul_(_u0, alpha)
+    return (_u2).to(x.dtype)
 
 
 def leaky_relu_bwd_x(x, alpha, grad_output):
     """LeakyReLU input gradient ``grad_output * df/dx``."""
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u4 = _u2.add_(_u3)
-    _u5 = _u4.mul_(grad_output)
-    return (_u5).to(x.dtype)
+    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u3 = _u2.addcmul_(_u1, alpha)
+    _u4 = _u3.mul_(grad_output)
+    return (_u4).to(x.dtype)
 
 
 def leaky_relu_bwd(x, alpha, grad_output):
     """LeakyReLU gradients with respect to x and alpha."""
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u4 = _u2.add_(_u3)
-    _u5 = _u4.mul_(grad_output)
-    _u6 = torch.clamp(x, max=0.0)
-    _u7 = _u6.mul_(grad_output)
-    return (_u5).to(x.dtype), _reduce_to(_u7, alpha)
+    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u3 = _u2.addcmul_(_u1, alpha)
+    _u4 = _u3.mul_(grad_output)
+    _u5 = torch.clamp(x, max=0.0)
+    _u6 = _u5.mul_(grad_output)
+    return (_u4).to(x.dtype), _reduce_to(_u6, alpha)
 
 
 class _LeakyReLUFunction(torch.autograd.Function):
@@ -1341,34 +1314,31 @@ class Mish(torch.nn.Module):
 def prelu_fwd(x, alpha):
     """PReLU forward: ``alpha*Min(0, x) + Max(0, x)``."""
     _u0 = torch.clamp(x, max=0.0)
-    _u1 = _u0.mul_(alpha)
-    _u2 = torch.clamp(x, min=0.0)
-    _u3 = _u1.add_(_u2)
-    return (_u3).to(x.dtype)
+    _u1 = torch.clamp(x, min=0.0)
+    _u2 = _u1.addcmul_(_u0, alpha)
+    return (_u2).to(x.dtype)
 
 
 def prelu_bwd_x(x, alpha, grad_output):
     """PReLU input gradient ``grad_output * df/dx``."""
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u4 = _u2.add_(_u3)
-    _u5 = _u4.mul_(grad_output)
-    return (_u5).to(x.dtype)
+    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u3 = _u2.addcmul_(_u1, alpha)
+    _u4 = _u3.mul_(grad_output)
+    return (_u4).to(x.dtype)
 
 
 def prelu_bwd(x, alpha, grad_output):
     """PReLU gradients with respect to x and alpha."""
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u4 = _u2.add_(_u3)
-    _u5 = _u4.mul_(grad_output)
-    _u6 = torch.clamp(x, max=0.0)
-    _u7 = _u6.mul_(grad_output)
-    return (_u5).to(x.dtype), _reduce_to(_u7, alpha)
+    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u3 = _u2.addcmul_(_u1, alpha)
+    _u4 = _u3.mul_(grad_output)
+    _u5 = torch.clamp(x, max=0.0)
+    _u6 = _u5.mul_(grad_output)
+    return (_u4).to(x.dtype), _reduce_to(_u6, alpha)
 
 
 class _PReLUFunction(torch.autograd.Function):
@@ -1550,7 +1520,7 @@ def sigmoid_bwd_x(x, grad_output):
     _u0 = torch.sigmoid(x)
     _u1 = -_u0
     _u2 = _u1.add_(1)
-    _u3 = _u0.mul_(grad_output).mul_(_u2)
+    _u3 = _u0.mul_(_u2).mul_(grad_output)
     return (_u3).to(x.dtype)
 
 
@@ -1665,11 +1635,10 @@ def softplus_bwd(x, beta, grad_output):
     _u2 = torch.reciprocal(beta)
     _u3 = _u1*grad_output
     _u4 = torch.abs(_u0).neg_().exp_().log1p_().add_(torch.clamp(_u0, min=0.0))
-    _u5 = _u4.mul_(_u2).neg_()
-    _u6 = torch.where(_u1 == 0, _u1, _u1*x)
-    _u7 = _u5.add_(_u6)
-    _u8 = _u7.mul_(_u2).mul_(grad_output)
-    return (_u3).to(x.dtype), _reduce_to(_u8, beta)
+    _u5 = torch.where(_u1 == 0, _u1, _u1*x)
+    _u6 = _u5.addcmul_(_u2, _u4, value=-1.0)
+    _u7 = _u6.mul_(_u2).mul_(grad_output)
+    return (_u3).to(x.dtype), _reduce_to(_u7, beta)
 
 
 class _SoftplusFunction(torch.autograd.Function):

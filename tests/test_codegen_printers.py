@@ -241,3 +241,64 @@ def test_exponentials_are_merged_and_rationals_of_exp_become_sigmoid_polynomials
     assert stabilize(r).has(sigmoid) and not stabilize(r).has(sp.exp)
     assert _torch_eval(r, [800.0, -800.0]).tolist() == [0.0, 0.0]
     assert float(_torch_eval(r, [0.0])[0]) == 0.25
+
+
+# --- speed-motivated forms of the torch emitter ----------------------------------------
+
+
+def test_decaying_exp_is_exp2_with_the_constant_folded():
+    from sympy.codegen.cfunctions import exp2
+
+    from eafo_sym.codegen.emit import decaying_exp_as_exp2
+
+    e = decaying_exp_as_exp2(sp.exp(-(x**2) / 2) + sp.exp(x) + sp.exp(-sp.Abs(x)))
+    # Arguments that can be positive keep exp: exp2 would lose relative accuracy there.
+    assert e.atoms(sp.exp) == {sp.exp(x)}
+    folded = sorted(float(f.args[0].as_coeff_Mul()[0]) for f in e.atoms(exp2))
+    assert folded == pytest.approx([-1 / math.log(2), -0.5 / math.log(2)], rel=1e-15)
+
+
+@pytest.mark.parametrize("dtype_name, lo", [("float32", -104.0), ("float64", -745.0)])
+def test_exp2_form_is_within_one_ulp_of_one_for_nonpositive_arguments(dtype_name, lo):
+    """The bound the docstring claims: |exp2(u/log 2) - exp(u)| below one ulp of 1 for u <= 0."""
+    torch = pytest.importorskip("torch")
+    import mpmath
+
+    from eafo_sym.codegen.emit import decaying_exp_as_exp2
+
+    t = sp.Symbol("t", nonnegative=True)
+    c = -float(decaying_exp_as_exp2(sp.exp(-t)).args[0].as_coeff_Mul()[0])
+    dtype = getattr(torch, dtype_name)
+    u = torch.linspace(lo, 0.0, 20001, dtype=dtype)
+    got = torch.exp2(u * c).double().numpy()
+    ref = np.array([float(mpmath.exp(mpmath.mpf(float(v)))) for v in u.double().numpy()])
+    assert np.abs(got - ref).max() <= torch.finfo(dtype).eps
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        x**2 + eps * x,  # an owned temporary takes the product in place
+        x + eps * x**2,  # x is never written: a fresh addcmul first
+        eps * x * sp.exp(-(x**2)) + sp.Max(0, x),  # a guarded product
+        2 * a * x**2 + a * x * sp.sin(x) + eps * x + 1,  # several products and a number
+    ],
+)
+def test_products_in_sums_are_fused_into_addcmul(expr):
+    torch = pytest.importorskip("torch")
+    from eafo_sym.codegen import to_torch, torch_source
+    from eafo_sym.codegen.source import ActivationForm
+
+    params = {p: v for p, v in {eps: 0.25, a: -0.75}.items() if p in expr.free_symbols}  # exact in float32
+    assert "addcmul" in torch_source([ActivationForm("fused", expr, params)])
+    m = to_torch(expr, params, "fused")().double()
+    xs = torch.linspace(-3, 3, 61, dtype=torch.float64, requires_grad=True)
+    keep = xs.detach().clone()
+    y = m(xs)
+    assert torch.equal(xs.detach(), keep)
+    f = sp.lambdify(x, expr.subs(params), "numpy")
+    np.testing.assert_allclose(y.detach().numpy(), f(keep.numpy()), rtol=1e-13, atol=1e-13)
+    y.sum().backward()
+    df = sp.lambdify(x, sp.diff(expr.subs(params), x), "numpy")
+    kink = keep.numpy() != 0  # max(0, x) has torch's subgradient 0 there
+    np.testing.assert_allclose(xs.grad.numpy()[kink], df(keep.numpy())[kink], rtol=1e-12, atol=1e-12)

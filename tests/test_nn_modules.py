@@ -215,6 +215,7 @@ def test_shapes_and_dtypes_preserved(name, dtype):
 def test_torch_compile_once():
     torch.manual_seed(0)
     xs = torch.randn(1000)
+    xs[:4] = torch.tensor([float("inf"), -float("inf"), 3e38, -3e38])  # the guards' compiled route
     m = gen.CRReLU()
     cm = torch.compile(gen.CRReLU())
     x1, x2 = xs.clone().requires_grad_(), xs.clone().requires_grad_()
@@ -224,6 +225,20 @@ def test_torch_compile_once():
     y2.sum().backward()
     torch.testing.assert_close(x1.grad, x2.grad)
     torch.testing.assert_close(m.epsilon.grad, cm.epsilon.grad, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_product_guard_is_the_same_map_eager_and_compiled(dtype):
+    """``_finite`` takes a different route under torch.compile (fmin/fmax); same values."""
+    big = torch.finfo(dtype).max
+    v = torch.tensor([float("nan"), float("inf"), -float("inf"), -2.5, 0.0, 7.0], dtype=dtype)
+    expected = torch.tensor([big, big, -big, -2.5, 0.0, 7.0], dtype=dtype)
+    assert torch.equal(gen._finite(v), expected)
+    assert torch.equal(gen._finite_(v.clone()), expected)
+    compiled = torch.compile(lambda t: (gen._finite(t), gen._finite_(t * 1)), fullgraph=True)
+    for got in compiled(v):
+        assert torch.equal(got, expected)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -211,8 +211,9 @@ def _hoist_guard_factors(repl, reduced, symbols):
 
 def _emit_torch(exprs: Sequence[sp.Expr], pr) -> tuple[list[str], list[str]]:
     """CSE, then straight-line code with in-place reuse of dead temporaries."""
-    from .emit import emit
+    from .emit import decaying_exp_as_exp2, emit
 
+    exprs = [decaying_exp_as_exp2(e) for e in exprs]
     repl, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols("_t"), order="canonical")
     return emit(repl, reduced, pr, X)
 
@@ -360,6 +361,28 @@ def _torch_block(f: ActivationForm) -> str:
 
 
 _TORCH_HELPERS = '''
+def _finite(a):
+    """``a`` with nan and +-inf as its dtype's largest finite value (+-), for ``T * A`` guards.
+
+    In ``T * _finite(A)`` a factor ``T`` that has underflowed to 0 wins over an
+    overflowed ``A`` (eafo_sym.codegen.stable.decay_guard). Eager uses one
+    nan_to_num pass; under torch.compile the same map is fmin/fmax, because
+    Inductor's nan_to_num tests nan one element at a time (about twice the
+    cost of the whole fused kernel) while fmin/fmax vectorise.
+    """
+    big = torch.finfo(a.dtype).max
+    if torch.compiler.is_compiling():
+        return torch.fmax(torch.fmin(a, a.new_tensor(big)), a.new_tensor(-big))
+    return torch.nan_to_num(a, nan=big)
+
+
+def _finite_(a):
+    """:func:`_finite` in place, on a temporary the caller owns."""
+    if torch.compiler.is_compiling():
+        return _finite(a)
+    return a.nan_to_num_(nan=torch.finfo(a.dtype).max)
+
+
 def _reduce_to(grad, p):
     """Sum a parameter gradient over the dimensions ``p`` was broadcast along."""
     if p.dim() == 0:

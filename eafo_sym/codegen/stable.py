@@ -16,7 +16,8 @@ Two rewrites make printed code finite wherever the exact value is finite:
    in float16). :func:`guard_products` wraps such products in
    :class:`decay_guard`, printed as ``T * nan_to_num(A)`` (an overflowed
    ``A`` becomes the largest finite value and an ``inf - inf`` in it 0, so
-   ``0 * A`` is 0 and ``inf * A`` is inf). Products of bounded or
+   ``0 * A`` is 0 and ``inf * A`` is inf; the torch modules map that nan to
+   the largest value instead, which is the same where ``T`` is 0). Products of bounded or
    polynomially growing factors, where a factor that is not 0 must still give
    ``1 * inf = inf``, use :class:`zero_guard`, printed as
    ``where(T == 0, T, T*A)``. A nan input
@@ -135,8 +136,9 @@ class decay_guard(sp.Function):  # noqa: N801 - lower case like sp.exp
     Where ``A`` overflows, a wild factor such as ``exp(-x**2/2)`` has already
     underflowed to 0, or overflowed itself; either way ``T * nan_to_num(A)``
     gives the limit (0 or inf) in one extra pass. ``nan_to_num`` also maps an
-    ``inf - inf`` inside ``A`` to 0; a nan *input* still gives nan because
-    ``T`` depends on x and ``T(nan)`` is nan.
+    ``inf - inf`` inside ``A`` to 0 (the generated torch modules' ``_finite``
+    to the largest value: either way ``0 * A`` is 0); a nan *input* still gives
+    nan because ``T`` depends on x and ``T(nan)`` is nan.
     """
 
     nargs = 2

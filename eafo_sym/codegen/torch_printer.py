@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.cfunctions import exp2, expm1, log1p
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pytorch import TorchPrinter
 
@@ -34,6 +34,7 @@ class EafoTorchPrinter(_Fixes, TorchPrinter):
         sp.erfc: "torch.special.erfc",
         log1p: "torch.log1p",
         expm1: "torch.expm1",
+        exp2: "torch.exp2",
         sigmoid: "torch.sigmoid",
         erfc_: "torch.special.erfc",
     }
