@@ -1,0 +1,46 @@
+"""The benchmark script still runs (its timings are not tested: the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "bench_crrelu.py"
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_run_writes_its_tables(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "crrelu_bench.json").read_text())
+    (goals,) = data["goals"].values()
+    assert set(goals) == {
+        "eager gen / paper plain",
+        "compiled gen / F.gelu eager",
+        "compiled floor / F.gelu eager",
+    }
+    assert all(v > 0 for v in goals.values())
+    # Memory is measured, not assumed: the generated module saves one input size.
+    assert data["saved_input_sizes"]["gen eager"] == pytest.approx(1.0, abs=1e-3)  # x and 0-dim eps
+    assert data["saved_input_sizes"]["paper plain"] > 1.0
+    md = (tmp_path / "crrelu_bench.md").read_text()
+    assert "compiled floor / F.gelu eager" in md
+
+
+def test_benchmark_rejects_zero_rounds(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--rounds", "0", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert out.returncode == 2
+    assert "--rounds must be at least 1" in out.stderr
