@@ -43,6 +43,7 @@ __all__ = [
     "uniform",
     "mixture",
     "from_name",
+    "check_distribution",
     "DISTRIBUTIONS",
 ]
 
@@ -209,6 +210,24 @@ class Distribution:
         """The numeric interval holding all but ``2*tail`` of the mass."""
         s = self.scipy
         return float(s.ppf(tail)), float(s.ppf(1 - tail))
+
+
+def check_distribution(dist: Any) -> Distribution:
+    """Return ``dist`` if it is a :class:`Distribution`, else raise TypeError naming what it got.
+
+    >>> check_distribution(normal()).name
+    'normal'
+    >>> check_distribution("normal")
+    Traceback (most recent call last):
+    ...
+    TypeError: dist must be an eafo_sym.distributions.Distribution (e.g. normal()), got str
+    """
+    if not isinstance(dist, Distribution):
+        raise TypeError(
+            "dist must be an eafo_sym.distributions.Distribution (e.g. normal()), "
+            f"got {type(dist).__name__}"
+        )
+    return dist
 
 
 def _from_sympy_stats(

@@ -39,8 +39,7 @@ import sympy as sp
 from ._pieces import check_activation, segments
 from ._symbols import eps, eta, x, y
 from .activations import resolve
-from .distributions import Distribution, _as_param, normal
-from .entropy import check_distribution
+from .distributions import Distribution, _as_param, check_distribution, normal
 from .taylor import entropy_taylor
 from .variations import as_interval, coordinates_agree, functional_derivative, inverse
 

@@ -44,7 +44,7 @@ from ._pieces import (
 )
 from ._symbols import x
 from .activations import resolve
-from .distributions import Distribution
+from .distributions import Distribution, check_distribution
 
 __all__ = [
     "output_entropy",
@@ -62,16 +62,6 @@ REPORT_TOL = 1e-8
 
 class EntropyIntegrationWarning(RuntimeWarning):
     """A quadrature did not reach the requested accuracy; the message has its error estimate."""
-
-
-def check_distribution(dist: Any) -> Distribution:
-    """Raise TypeError unless ``dist`` is a :class:`~eafo_sym.distributions.Distribution`."""
-    if not isinstance(dist, Distribution):
-        raise TypeError(
-            "dist must be an eafo_sym.distributions.Distribution (e.g. normal()), "
-            f"got {type(dist).__name__}"
-        )
-    return dist
 
 
 @dataclass(frozen=True)

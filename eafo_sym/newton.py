@@ -135,7 +135,7 @@ def newton_step(
     """
     from ._pieces import check_activation, numeric
     from .activations import resolve
-    from .entropy import check_distribution
+    from .distributions import check_distribution
 
     f = check_activation(resolve(f))
     dist = check_distribution(dist)

@@ -44,7 +44,7 @@ from .distributions import Distribution
 __all__ = [
     "CRITERIA",
     "DEFAULT_ACTIVATIONS",
-    "output_density",
+    "branch_density",
     "output_moments",
     "standardized_entropy",
     "negentropy",
@@ -80,12 +80,12 @@ _HALF_LOG_2PIE = 0.5 * math.log(2 * math.pi * math.e)
 
 def _check(f: Any, dist: Any) -> tuple[sp.Expr, Distribution]:
     from ._pieces import check_activation
-    from .entropy import check_distribution
+    from .distributions import check_distribution
 
     return check_activation(resolve(f)), check_distribution(dist)
 
 
-def output_density(f: Any, dist: Distribution) -> Callable[[Any], np.ndarray]:
+def branch_density(f: Any, dist: Distribution) -> Callable[[Any], np.ndarray]:
     r"""The density ``q(y)`` of the continuous part of ``f(X)``, by the branch sum.
 
     .. math:: q(y) = \sum_{x_i:\ f(x_i) = y} p(x_i) / |f'(x_i)|
@@ -103,7 +103,7 @@ def output_density(f: Any, dist: Distribution) -> Callable[[Any], np.ndarray]:
         A vectorised callable ``q(y)`` (NumPy array in, array out).
 
     >>> from eafo_sym.distributions import normal
-    >>> q = output_density(x**2, normal())
+    >>> q = branch_density(x**2, normal())
     >>> from scipy import stats
     >>> bool(np.allclose(q([0.5, 2.0]), stats.chi2(1).pdf([0.5, 2.0]), rtol=1e-10))
     True

@@ -25,8 +25,8 @@ import sympy as sp
 from ._pieces import LogAbs, Robust, check_activation, integrate_exact, restrict
 from ._symbols import x
 from .activations import resolve
-from .distributions import Distribution
-from .entropy import _location, _quad, check_distribution
+from .distributions import Distribution, check_distribution
+from .entropy import _location, _quad
 from .variations import branch_segments
 
 __all__ = ["entropy_taylor", "entropy_change", "second_variation"]

@@ -28,8 +28,7 @@ from sympy.calculus.euler import euler_equations
 from ._pieces import Segment, check_activation, critical_points, restrict, segments
 from ._symbols import x, y
 from .activations import resolve
-from .distributions import Distribution
-from .entropy import check_distribution
+from .distributions import Distribution, check_distribution
 
 __all__ = [
     "lagrangian",

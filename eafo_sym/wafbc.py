@@ -29,8 +29,7 @@ import sympy as sp
 from sympy.calculus.euler import euler_equations
 
 from ._symbols import x
-from .distributions import Distribution, _as_param
-from .entropy import check_distribution
+from .distributions import Distribution, _as_param, check_distribution
 from .variations import _F, as_interval, lagrangian
 
 __all__ = ["worst_activation", "WorstActivation"]

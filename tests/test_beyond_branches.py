@@ -12,7 +12,7 @@ from eafo_sym import activations, x
 from eafo_sym._pieces import numeric
 from eafo_sym.distributions import laplace, normal
 from eafo_sym.entropy import output_entropy, output_law
-from eafo_sym.ranking import knn_entropy, mc_entropy, output_density
+from eafo_sym.ranking import branch_density, knn_entropy, mc_entropy
 
 # The kNN estimator is biased low by a few 1e-3 for densities with an
 # inverse-square-root peak (GELU's minimum); the allowance is that bias.
@@ -42,8 +42,8 @@ def test_abs_of_laplace_is_exponential():
     )
 
 
-def test_output_density_matches_chi2_and_integrates_to_one():
-    q = output_density(x**2, normal())
+def test_branch_density_matches_chi2_and_integrates_to_one():
+    q = branch_density(x**2, normal())
     ys = np.array([0.01, 0.3, 1.0, 4.0])
     assert np.allclose(q(ys), stats.chi2(1).pdf(ys), rtol=1e-9)
     mass = integrate.quad(lambda t: float(q(t)), 0, 60, points=[1e-6, 1], limit=200)[0]
@@ -53,7 +53,7 @@ def test_output_density_matches_chi2_and_integrates_to_one():
 @pytest.mark.parametrize("name", ["gelu", "silu", "mish"])
 def test_y_space_entropy_of_density_equals_x_space(name):
     """-integral q log q dy on the branch-sum density equals the x-space branch formula."""
-    q = output_density(name, normal())
+    q = branch_density(name, normal())
     law = output_law(name, normal())
     # y_min is where two branches meet and q has an integrable 1/sqrt peak.
     fn = numeric(activations.resolve(name))
