@@ -65,6 +65,27 @@ def _finite_(a):
     return a.nan_to_num_(nan=torch.finfo(a.dtype).max)
 
 
+def _zero_wins_(p, *zeros):
+    """The fresh product ``p`` of ``zeros`` and a cofactor, with a factor that is 0 winning.
+
+    Where a zero factor has underflowed to 0 against an overflowed cofactor, ``p``
+    holds ``0 * inf = nan``; that becomes 0, and everything else stays the plain
+    product (``1 * inf`` is inf). Adding ``clamp(z, 0, 0)`` (0, or nan where ``z``
+    is nan) keeps a nan input nan. An ``inf - inf`` inside the cofactor also
+    becomes 0 (eafo_sym.codegen.stable.zero_guard). Eager uses nan_to_num, with no
+    bool tensor: comparisons and masked writes are 5-20x slower than arithmetic in
+    torch's CPU kernels. torch.compile gets a compare-and-select, which Inductor
+    fuses (its nan_to_num tests nan one element at a time).
+    """
+    if torch.compiler.is_compiling():
+        p = torch.where(p == p, p, 0.0)
+    else:
+        p = p.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    for z in zeros:
+        p = p.add_(torch.clamp(z, 0.0, 0.0))
+    return p
+
+
 def _reduce_to(grad, p):
     """Sum a parameter gradient over the dimensions ``p`` was broadcast along."""
     if p.dim() == 0:
@@ -613,17 +634,17 @@ def eafo_silu_fwd(x, epsilon):
     _u8 = -4*_u0
     _u9 = 2*_u4
     _u10 = -_u3
-    _u11 = _u10.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u11 = _zero_wins_(_u10.mul_(_u0), _u0)
     _u12 = -2*_u2
-    _u13 = _u12.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
-    _u14 = torch.where(_u4 == 0, _u4, _u4*_u2)
-    _u15 = _u3.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
+    _u13 = _zero_wins_(_u12.mul_(_u0), _u0)
+    _u14 = _zero_wins_((_u4*_u2), _u4)
+    _u15 = _zero_wins_(_u3.mul_(_u4), _u4)
     _u16 = torch.pow(_u0, 3)
     _u17 = -_u1
-    _u18 = _u17.mul_(_u16).masked_fill_(_u16 == 0, 0.0)
+    _u18 = _zero_wins_(_u17.mul_(_u16), _u16)
     _u19 = _u1.add_(2).add_(_u11).add_(_u13).add_(_u14).add_(_u15).add_(_u18).add_(_u2).add_(_u8).add_(_u9)
     _u20 = _u19.mul_(epsilon).mul_(0.5)
-    _u21 = torch.where(_u0 == 0, _u0, _u0*x)
+    _u21 = _zero_wins_((_u0*x), _u0)
     _u22 = _u21.addcmul_(_finite_(_u20), _u7)
     return (_u22).to(x.dtype)
 
@@ -647,37 +668,37 @@ def eafo_silu_bwd_x(x, epsilon, grad_output):
     _u14 = -_u6
     _u15 = -_u8
     _u16 = _u14.add_(-4).add_(_u15)
-    _u17 = _u16.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u17 = _zero_wins_(_u16.mul_(_u0), _u0)
     _u18 = -_u3
-    _u19 = _u18.mul_(_u4).masked_fill_(_u4 == 0, 0.0)
+    _u19 = _zero_wins_(_u18.mul_(_u4), _u4)
     _u20 = _u10 + _u6
-    _u21 = _u20.mul_(_u9).masked_fill_(_u9 == 0, 0.0)
+    _u21 = _zero_wins_(_u20.mul_(_u9), _u9)
     _u22 = _u10.add_(_u17).add_(_u19).add_(_u21).add_(_u3)
     _u23 = -x
     _u24 = _u23.add_(1)
-    _u25 = _u24.mul_(_u22).masked_fill_(_u22 == 0, 0.0)
+    _u25 = _zero_wins_(_u24.mul_(_u22), _u22)
     _u26 = -4*x
     _u27 = _u6.neg_()
-    _u28 = _u27.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u28 = _zero_wins_(_u27.mul_(_u2), _u2)
     _u29 = -_u8
-    _u30 = _u29.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u30 = _zero_wins_(_u29.mul_(_u2), _u2)
     _u31 = _u26.add_(-9).add_(_u28).add_(_u30).add_(_u5)
-    _u32 = torch.where(_u0 == 0, _u0, torch.where(_u31 == 0, _u31, _u0*_u31))
+    _u32 = _zero_wins_((_u0*1).mul_(_u31), _u0, _u31)
     _u33 = 3*x
-    _u34 = _u33.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u34 = _zero_wins_(_u33.mul_(_u2), _u2)
     _u35 = _u34.add_(1)
-    _u36 = torch.where(_u4 == 0, _u4, torch.where(_u35 == 0, _u35, _u4*_u35*(-2)))
+    _u36 = _zero_wins_((_u4*-2).mul_(_u35), _u4, _u35)
     _u37 = _u5.neg_()
-    _u38 = _u8.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u38 = _zero_wins_(_u8.mul_(_u2), _u2)
     _u39 = 10*x
-    _u40 = _u39.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u40 = _zero_wins_(_u39.mul_(_u2), _u2)
     _u41 = _u37.add_(9).add_(_u3).add_(_u38).add_(_u40)
-    _u42 = torch.where(_u9 == 0, _u9, torch.where(_u41 == 0, _u41, _u9*_u41))
+    _u42 = _zero_wins_((_u9*1).mul_(_u41), _u9, _u41)
     _u43 = _u25.add_(2).add_(_u3).add_(_u32).add_(_u36).add_(_u42)
     _u44 = _u43.mul_(epsilon).mul_(0.5)
-    _u45 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u45 = _zero_wins_((_u2*x), _u2)
     _u46 = _u45.add_(1)
-    _u47 = torch.where(_u0 == 0, _u0, torch.where(_u46 == 0, _u46, _u0*_u46))
+    _u47 = _zero_wins_((_u0*1).mul_(_u46), _u0, _u46)
     _u48 = _u47.addcmul_(_finite_(_u44), _u13)
     _u49 = _u48.mul_(grad_output)
     return (_u49).to(x.dtype)
@@ -700,39 +721,39 @@ def eafo_silu_bwd(x, epsilon, grad_output):
     _u12 = (_u0*_u0)
     _u13 = _u10 + 2
     _u14 = _u13 + _u9
-    _u15 = _u14.mul_(_u12).masked_fill_(_u12 == 0, 0.0)
+    _u15 = _zero_wins_(_u14.mul_(_u12), _u12)
     _u16 = -_u6
-    _u17 = _u16.mul_(_u7).masked_fill_(_u7 == 0, 0.0)
+    _u17 = _zero_wins_(_u16.mul_(_u7), _u7)
     _u18 = -_u9
     _u19 = -_u11
     _u20 = _u18.add_(-4).add_(_u19)
-    _u21 = _u20.mul_(_u0).masked_fill_(_u0 == 0, 0.0)
+    _u21 = _zero_wins_(_u20.mul_(_u0), _u0)
     _u22 = _u13.add_(_u15).add_(_u17).add_(_u21).add_(_u6)
     _u23 = -x
     _u24 = _u23.add_(1)
-    _u25 = _u24.mul_(_u22).masked_fill_(_u22 == 0, 0.0)
+    _u25 = _zero_wins_(_u24.mul_(_u22), _u22)
     _u26 = -4*x
     _u27 = _u9.neg_()
-    _u28 = _u27.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u28 = _zero_wins_(_u27.mul_(_u2), _u2)
     _u29 = -_u11
-    _u30 = _u29.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u30 = _zero_wins_(_u29.mul_(_u2), _u2)
     _u31 = _u26.add_(-9).add_(_u28).add_(_u30).add_(_u8)
-    _u32 = torch.where(_u0 == 0, _u0, torch.where(_u31 == 0, _u31, _u0*_u31))
+    _u32 = _zero_wins_((_u0*1).mul_(_u31), _u0, _u31)
     _u33 = 3*x
-    _u34 = _u33.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u34 = _zero_wins_(_u33.mul_(_u2), _u2)
     _u35 = _u34.add_(1)
-    _u36 = torch.where(_u7 == 0, _u7, torch.where(_u35 == 0, _u35, _u7*_u35*(-2)))
+    _u36 = _zero_wins_((_u7*-2).mul_(_u35), _u7, _u35)
     _u37 = _u8.neg_()
-    _u38 = _u11.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u38 = _zero_wins_(_u11.mul_(_u2), _u2)
     _u39 = 10*x
-    _u40 = _u39.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u40 = _zero_wins_(_u39.mul_(_u2), _u2)
     _u41 = _u37.add_(9).add_(_u38).add_(_u40).add_(_u6)
-    _u42 = torch.where(_u12 == 0, _u12, torch.where(_u41 == 0, _u41, _u12*_u41))
+    _u42 = _zero_wins_((_u12*1).mul_(_u41), _u12, _u41)
     _u43 = _u25.add_(2).add_(_u32).add_(_u36).add_(_u42).add_(_u6)
     _u44 = _u43.mul_(epsilon).mul_(0.5)
-    _u45 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u45 = _zero_wins_((_u2*x), _u2)
     _u46 = _u45.add_(1)
-    _u47 = torch.where(_u0 == 0, _u0, torch.where(_u46 == 0, _u46, _u0*_u46))
+    _u47 = _zero_wins_((_u0*1).mul_(_u46), _u0, _u46)
     _u48 = _u47.addcmul_(_finite_(_u44), _u5)
     _u49 = _u48.mul_(grad_output)
     _u50 = _u15.mul_(0.5)
@@ -856,7 +877,7 @@ def eafo_softplus_bwd(x, beta, epsilon, grad_output):
     _u23 = _u22.mul_(epsilon)
     _u24 = torch.reciprocal(beta)
     _u25 = _u24*x
-    _u26 = _u25.mul_(_u1).masked_fill_(_u1 == 0, 0.0)
+    _u26 = _zero_wins_(_u25.mul_(_u1), _u1)
     _u27 = _u26.addcmul_(_u18, _u19, value=-1.0).addcmul_(_finite_(_u23), _u9)
     _u28 = _u27.mul_(grad_output)
     _u29 = _u4.mul_(_finite(x))
@@ -1128,7 +1149,7 @@ def gelu_fwd(x):
     _u0 = 0.5*x
     _u1 = -1.4142135623730951*_u0
     _u2 = _u1.erfc_()
-    _u3 = _u0.mul_(_u2).masked_fill_(_u2 == 0, 0.0)
+    _u3 = _zero_wins_(_u0.mul_(_u2), _u2)
     return (_u3).to(x.dtype)
 
 
@@ -1258,7 +1279,7 @@ def mish_fwd(x):
     """Mish forward: ``x*tanh(log(exp(x) + 1))``."""
     _u0 = torch.abs(x).neg_().exp_().log1p_().add_(torch.clamp(x, min=0.0))
     _u1 = _u0.tanh_()
-    _u2 = torch.where(_u1 == 0, _u1, _u1*x)
+    _u2 = _zero_wins_((_u1*x), _u1)
     return (_u2).to(x.dtype)
 
 
@@ -1271,7 +1292,7 @@ def mish_bwd_x(x, grad_output):
     _u4 = _u3.add_(1)
     _u5 = torch.sigmoid(x)
     _u6 = _u4.mul_(_u5)
-    _u7 = torch.where(_u6 == 0, _u6, _u6*x)
+    _u7 = _zero_wins_((_u6*x), _u6)
     _u8 = _u1.add_(_u7)
     _u9 = _u8.mul_(grad_output)
     return (_u9).to(x.dtype)
@@ -1561,7 +1582,7 @@ class Sigmoid(torch.nn.Module):
 def silu_fwd(x):
     """SiLU forward: ``x/(1 + exp(-x))``."""
     _u0 = torch.sigmoid(x)
-    _u1 = torch.where(_u0 == 0, _u0, _u0*x)
+    _u1 = _zero_wins_((_u0*x), _u0)
     return (_u1).to(x.dtype)
 
 
@@ -1570,9 +1591,9 @@ def silu_bwd_x(x, grad_output):
     _u0 = torch.sigmoid(x)
     _u1 = -_u0
     _u2 = _u1.add_(1)
-    _u3 = torch.where(_u2 == 0, _u2, _u2*x)
+    _u3 = _zero_wins_((_u2*x), _u2)
     _u4 = _u3.add_(1)
-    _u5 = torch.where(_u0 == 0, _u0, torch.where(_u4 == 0, _u4, _u0*_u4))
+    _u5 = _zero_wins_((_u0*1).mul_(_u4), _u0, _u4)
     _u6 = _u5.mul_(grad_output)
     return (_u6).to(x.dtype)
 
@@ -1635,7 +1656,7 @@ def softplus_bwd(x, beta, grad_output):
     _u2 = torch.reciprocal(beta)
     _u3 = _u1*grad_output
     _u4 = torch.abs(_u0).neg_().exp_().log1p_().add_(torch.clamp(_u0, min=0.0))
-    _u5 = torch.where(_u1 == 0, _u1, _u1*x)
+    _u5 = _zero_wins_((_u1*x), _u1)
     _u6 = _u5.addcmul_(_u2, _u4, value=-1.0)
     _u7 = _u6.mul_(_u2).mul_(grad_output)
     return (_u3).to(x.dtype), _reduce_to(_u7, beta)

@@ -212,19 +212,21 @@ def test_shapes_and_dtypes_preserved(name, dtype):
 
 
 @pytest.mark.slow
-def test_torch_compile_once():
+@pytest.mark.parametrize("name", ["crrelu", "silu"])  # decay guard; zero guard
+def test_torch_compile_once(name):
     torch.manual_seed(0)
     xs = torch.randn(1000)
     xs[:4] = torch.tensor([float("inf"), -float("inf"), 3e38, -3e38])  # the guards' compiled route
-    m = gen.CRReLU()
-    cm = torch.compile(gen.CRReLU())
+    m = gen.ACTIVATIONS[name]()
+    cm = torch.compile(gen.ACTIVATIONS[name]())
     x1, x2 = xs.clone().requires_grad_(), xs.clone().requires_grad_()
     y1, y2 = m(x1), cm(x2)
     torch.testing.assert_close(y1, y2)
     y1.sum().backward()
     y2.sum().backward()
     torch.testing.assert_close(x1.grad, x2.grad)
-    torch.testing.assert_close(m.epsilon.grad, cm.epsilon.grad, rtol=1e-5, atol=1e-5)
+    for p1, p2 in zip(m.parameters(), cm.parameters(), strict=True):
+        torch.testing.assert_close(p1.grad, p2.grad, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -239,6 +241,18 @@ def test_product_guard_is_the_same_map_eager_and_compiled(dtype):
     compiled = torch.compile(lambda t: (gen._finite(t), gen._finite_(t * 1)), fullgraph=True)
     for got in compiled(v):
         assert torch.equal(got, expected)
+
+
+@pytest.mark.slow
+def test_zero_factor_wins_the_same_way_eager_and_compiled():
+    """``_zero_wins_``: 0 * inf is 0, 1 * inf stays inf, a nan factor stays nan, in both modes."""
+    inf, nan = float("inf"), float("nan")
+    z = torch.tensor([0.0, 1.0, nan, inf, 0.5, -0.0])
+    a = torch.tensor([inf, inf, 2.0, 2.0, 3.0, -inf])
+    expected = torch.tensor([0.0, inf, nan, inf, 1.5, 0.0])
+    torch.testing.assert_close(gen._zero_wins_(z * a, z), expected, equal_nan=True)
+    compiled = torch.compile(lambda z, a: gen._zero_wins_(z * a, z), fullgraph=True)
+    torch.testing.assert_close(compiled(z, a), expected, equal_nan=True)
 
 
 @pytest.mark.parametrize("name", NAMES)

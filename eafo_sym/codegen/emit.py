@@ -271,16 +271,17 @@ class _Emitter:
                 return f"{name} = {t}.mul_(_finite({p(cof)}))"
             return f"{name} = {p(t)}*_finite({p(cof)})"
         if isinstance(node, zero_guard):
+            # _zero_wins_ (a helper of the generated file) sets the 0*inf nans of the
+            # plain product to 0 without a bool mask: comparisons and masked writes
+            # are 5-20x slower than arithmetic in torch's CPU kernels.
             *zeros, cof = node.args
-            if not all(isinstance(z, sp.Symbol) for z in zeros):
-                return None
             if isinstance(cof, sp.Symbol) and self._ownable(cof, not dead(cof)) \
                     and cof not in zeros:
-                head = f"{name} = {cof}" + "".join(f".mul_({z})" for z in zeros)
+                prod = f"{cof}" + "".join(f".mul_({p(z)})" for z in zeros)
             else:
-                return None
-            fills = "".join(f".masked_fill_({z} == 0, 0.0)" for z in zeros)
-            return head + fills
+                first, *rest = zeros
+                prod = f"({p(first)}*{p(cof)})" + "".join(f".mul_({p(z)})" for z in rest)
+            return f"{name} = _zero_wins_({prod}, {', '.join(p(z) for z in zeros)})"
         return None
 
 

@@ -383,6 +383,27 @@ def _finite_(a):
     return a.nan_to_num_(nan=torch.finfo(a.dtype).max)
 
 
+def _zero_wins_(p, *zeros):
+    """The fresh product ``p`` of ``zeros`` and a cofactor, with a factor that is 0 winning.
+
+    Where a zero factor has underflowed to 0 against an overflowed cofactor, ``p``
+    holds ``0 * inf = nan``; that becomes 0, and everything else stays the plain
+    product (``1 * inf`` is inf). Adding ``clamp(z, 0, 0)`` (0, or nan where ``z``
+    is nan) keeps a nan input nan. An ``inf - inf`` inside the cofactor also
+    becomes 0 (eafo_sym.codegen.stable.zero_guard). Eager uses nan_to_num, with no
+    bool tensor: comparisons and masked writes are 5-20x slower than arithmetic in
+    torch's CPU kernels. torch.compile gets a compare-and-select, which Inductor
+    fuses (its nan_to_num tests nan one element at a time).
+    """
+    if torch.compiler.is_compiling():
+        p = torch.where(p == p, p, 0.0)
+    else:
+        p = p.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+    for z in zeros:
+        p = p.add_(torch.clamp(z, 0.0, 0.0))
+    return p
+
+
 def _reduce_to(grad, p):
     """Sum a parameter gradient over the dimensions ``p`` was broadcast along."""
     if p.dim() == 0:

@@ -20,7 +20,7 @@ Two rewrites make printed code finite wherever the exact value is finite:
    the largest value instead, which is the same where ``T`` is 0). Products of bounded or
    polynomially growing factors, where a factor that is not 0 must still give
    ``1 * inf = inf``, use :class:`zero_guard`, printed as
-   ``where(T == 0, T, T*A)``. A nan input
+   ``where(T == 0, T, T*A)`` (in the torch modules without a bool mask). A nan input
    still gives nan, because ``T(nan)`` is nan, not 0.
 
 >>> from eafo_sym import x
@@ -120,7 +120,11 @@ class zero_guard(sp.Function):  # noqa: N801 - lower case like sp.exp
     """``T1*...*Tk*A`` where a factor ``Ti == 0`` wins over an overflowed cofactor.
 
     The last argument ``A`` is the cofactor that may overflow; the others are
-    the factors that may underflow to 0 (see the module docstring).
+    the factors that may underflow to 0 (see the module docstring). Printed
+    as ``where(T == 0, T, T*A)``; the generated torch modules compute the plain
+    product and set its nans to 0 instead (``_zero_wins_``), which avoids bool
+    tensors and differs only where an ``inf - inf`` inside ``A`` meets a
+    non-zero ``T`` (0 there instead of nan).
     """
 
     def _eval_rewrite_as_Mul(self, *args, **kwargs):
