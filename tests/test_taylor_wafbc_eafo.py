@@ -185,3 +185,18 @@ def test_iterated_steps_keep_decreasing():
     with pytest.raises(TypeError, match="eta"):
         eafo_step(x, dist, "0.1")
     assert np.isfinite(H[2])
+
+
+@pytest.mark.slow
+def test_three_steps_stay_small_and_equal_the_step_formula():
+    """No expression swell: a third step is hundreds of operations (a full expand gave 34532)."""
+    from eafo_sym.variations import functional_derivative
+
+    dist, eta = normal(), sp.Rational(1, 10)
+    fs = eafo_iterate(x, dist, eta, 3)
+    assert sp.count_ops(fs[3]) < 2000
+    expected = fs[2] - eta * functional_derivative(fs[2], dist)
+    pts = [-2.5, -0.7, 0.3, 1.9]
+    got = sp.lambdify(x, fs[3], "mpmath")
+    ref = sp.lambdify(x, expected, "mpmath")
+    assert all(abs(got(p) - ref(p)) < 1e-12 for p in pts)
