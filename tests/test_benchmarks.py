@@ -44,3 +44,14 @@ def test_benchmark_rejects_zero_rounds(tmp_path):
     )
     assert out.returncode == 2
     assert "--rounds must be at least 1" in out.stderr
+
+
+def test_module_benchmark_smoke_run(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_modules.py"), "--smoke",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / "modules_bench.md").read_text()
+    assert md.count("x |") == 12  # one row per base activation with a torch.nn twin
