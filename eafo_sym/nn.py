@@ -95,40 +95,49 @@ def _reduce_to(grad, p):
 
 def celu_fwd(x, alpha):
     """CELU forward: ``Piecewise((x, x > 0), (alpha*(exp(x/alpha) - 1), True))``."""
-    _u0 = x > 0
-    _u1 = torch.reciprocal(alpha)
-    _u2 = _u1*x
-    _u3 = _u2.expm1_()
-    _u4 = _u3.mul_(alpha)
-    _u5 = torch.where(_u0, x, _u4)
-    return (_u5).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = torch.clamp(x, min=0.0)
+    _u2 = -_u0
+    _u3 = _u2.add_(1)
+    _u4 = torch.reciprocal(alpha)
+    _u5 = torch.clamp(x, max=0.0)
+    _u6 = _u5.mul_(_u4)
+    _u7 = _u6.expm1_()
+    _u8 = _u3.mul_(_u7).mul_(alpha)
+    _u9 = _u8.addcmul_(_u0, _u1)
+    return (_u9).to(x.dtype)
 
 
 def celu_bwd_x(x, alpha, grad_output):
     """CELU input gradient ``grad_output * df/dx``."""
-    _u0 = x > 0
-    _u1 = torch.reciprocal(alpha)
-    _u2 = _u1*x
-    _u3 = _u2.exp_()
-    _u4 = torch.where(_u0, 1, _u3)
-    _u5 = _u4.mul_(grad_output)
-    return (_u5).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = torch.reciprocal(alpha)
+    _u4 = torch.clamp(x, max=0.0)
+    _u5 = _u4.mul_(_u3)
+    _u6 = _u5.exp_()
+    _u7 = _u0.addcmul_(_u2, _u6)
+    _u8 = _u7.mul_(grad_output)
+    return (_u8).to(x.dtype)
 
 
 def celu_bwd(x, alpha, grad_output):
     """CELU gradients with respect to x and alpha."""
-    _u0 = x > 0
-    _u1 = torch.reciprocal(alpha)
-    _u2 = _u1*x
-    _u3 = torch.exp(_u2)
-    _u4 = torch.where(_u0, 1, _u3)
-    _u5 = _u4.mul_(grad_output)
-    _u6 = -_u2
-    _u7 = _u2.expm1_()
-    _u8 = _u7.addcmul_(_finite_(_u6), _u3)
-    _u9 = torch.where(_u0, 0, _u8)
-    _u10 = _u9.mul_(grad_output)
-    return (_u5).to(x.dtype), _reduce_to(_u10, alpha)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = torch.reciprocal(alpha)
+    _u4 = torch.clamp(x, max=0.0)
+    _u5 = _u4.mul_(_u3)
+    _u6 = torch.exp(_u5)
+    _u7 = _u0.addcmul_(_u2, _u6)
+    _u8 = _u7.mul_(grad_output)
+    _u9 = -_u5
+    _u10 = _u5.expm1_()
+    _u11 = _u10.addcmul_(_finite_(_u9), _u6)
+    _u12 = _u11.mul_(_u2).mul_(grad_output)
+    return (_u8).to(x.dtype), _reduce_to(_u12, alpha)
 
 
 class _CELUFunction(torch.autograd.Function):
@@ -258,96 +267,119 @@ class CRReLU(torch.nn.Module):
 
 def eafo_elu_fwd(x, alpha, epsilon):
     """EafoELU forward: ``epsilon*Piecewise(((x + 1)*exp(-x*(x + 2)/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
-    _u0 = x + 2
-    _u1 = _u0.mul_(x).mul_(-0.5)
-    _u2 = _u1.exp_()
-    _u3 = torch.reciprocal(alpha)
-    _u4 = x + 1
-    _u5 = _u4.mul_(_u3)
-    _u6 = _finite_(_u5).mul_(_u2)
-    _u7 = x < 0
-    _u8 = (x*x)
-    _u9 = _u8.mul_(-0.7213475204444817)
-    _u10 = _u9.exp2_()
-    _u11 = _u10.mul_(_finite(x))
-    _u12 = torch.where(_u7, _u6, _u11)
-    _u13 = x > 0
-    _u14 = torch.expm1(x)
-    _u15 = _u14.mul_(alpha)
-    _u16 = torch.where(_u13, x, _u15)
-    _u17 = _u16.addcmul_(_u12, epsilon)
-    return (_u17).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = torch.clamp(x, min=0.0)
+    _u2 = torch.clamp(x, max=0.0)
+    _u3 = -x
+    _u4 = _u3.clamp_(0.0, 1.0).ceil_()
+    _u5 = _u2 + 2
+    _u6 = _u5.mul_(_u2).mul_(-0.5)
+    _u7 = _u6.exp_()
+    _u8 = torch.reciprocal(alpha)
+    _u9 = _u2 + 1
+    _u10 = _u9.mul_(_u8)
+    _u11 = _finite_(_u10).mul_(_u7)
+    _u12 = _u11.mul_(_u4)
+    _u13 = _u4.neg_()
+    _u14 = _u13.add_(1)
+    _u15 = (_u1*_u1)
+    _u16 = _u15.mul_(-0.7213475204444817)
+    _u17 = _u16.exp2_()
+    _u18 = _u17.mul_(_finite(_u1))
+    _u19 = _u12.addcmul_(_u14, _u18)
+    _u20 = -_u0
+    _u21 = _u20.add_(1)
+    _u22 = _u2.expm1_()
+    _u23 = _u21.mul_(_u22).mul_(alpha)
+    _u24 = _u23.addcmul_(_u0, _u1).addcmul_(_u19, epsilon)
+    return (_u24).to(x.dtype)
 
 
 def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoELU input gradient ``grad_output * df/dx``."""
-    _u0 = (x*x)
-    _u1 = x + 2
-    _u2 = _u1.mul_(x).mul_(-0.5)
-    _u3 = _u2.exp_()
-    _u4 = torch.reciprocal(alpha)
-    _u5 = x + 1
-    _u6 = _u5.square_()
-    _u7 = _u6.neg_()
-    _u8 = _u7.add_(1)
-    _u9 = _u8.mul_(_u4)
-    _u10 = _finite_(_u9).mul_(_u3)
-    _u11 = x < 0
-    _u12 = -0.7213475204444817*_u0
-    _u13 = _u12.exp2_()
-    _u14 = _u0.neg_()
-    _u15 = _u14.add_(1)
-    _u16 = _finite_(_u15).mul_(_u13)
-    _u17 = torch.where(_u11, _u10, _u16)
-    _u18 = x > 0
-    _u19 = torch.exp(x)
-    _u20 = _u19.mul_(alpha)
-    _u21 = torch.where(_u18, 1, _u20)
-    _u22 = _u21.addcmul_(_u17, epsilon)
-    _u23 = _u22.mul_(grad_output)
-    return (_u23).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = torch.clamp(x, max=0.0)
+    _u2 = -x
+    _u3 = _u2.clamp_(0.0, 1.0).ceil_()
+    _u4 = torch.clamp(x, min=0.0)
+    _u5 = _u4.square_()
+    _u6 = _u1 + 2
+    _u7 = _u6.mul_(_u1).mul_(-0.5)
+    _u8 = _u7.exp_()
+    _u9 = torch.reciprocal(alpha)
+    _u10 = _u1 + 1
+    _u11 = _u10.square_()
+    _u12 = _u11.neg_()
+    _u13 = _u12.add_(1)
+    _u14 = _u13.mul_(_u9)
+    _u15 = _finite_(_u14).mul_(_u8)
+    _u16 = _u15.mul_(_u3)
+    _u17 = _u3.neg_()
+    _u18 = _u17.add_(1)
+    _u19 = -0.7213475204444817*_u5
+    _u20 = _u19.exp2_()
+    _u21 = _u5.neg_()
+    _u22 = _u21.add_(1)
+    _u23 = _finite_(_u22).mul_(_u20)
+    _u24 = _u16.addcmul_(_u18, _u23)
+    _u25 = -_u0
+    _u26 = _u25.add_(1)
+    _u27 = _u1.mul_(1.4426950408889634)
+    _u28 = _u27.exp2_()
+    _u29 = _u26.mul_(_u28).mul_(alpha)
+    _u30 = _u0.addcmul_(_u24, epsilon).add_(_u29)
+    _u31 = _u30.mul_(grad_output)
+    return (_u31).to(x.dtype)
 
 
 def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     """EafoELU gradients with respect to x and alpha, epsilon."""
-    _u0 = x > 0
-    _u1 = x + 2
-    _u2 = _u1.mul_(x).mul_(-0.5)
-    _u3 = _u2.exp_()
-    _u4 = torch.reciprocal(alpha)
-    _u5 = x + 1
-    _u6 = x < 0
-    _u7 = (x*x)
-    _u8 = -0.7213475204444817*_u7
-    _u9 = _u8.exp2_()
-    _u10 = (_u5*_u5)
-    _u11 = _u10.neg_()
-    _u12 = _u11.add_(1)
-    _u13 = _u12.mul_(_u4)
-    _u14 = _finite_(_u13).mul_(_u3)
-    _u15 = _u7.neg_()
-    _u16 = _u15.add_(1)
-    _u17 = _finite_(_u16).mul_(_u9)
-    _u18 = torch.where(_u6, _u14, _u17)
-    _u19 = torch.exp(x)
-    _u20 = _u19.mul_(alpha)
-    _u21 = torch.where(_u0, 1, _u20)
-    _u22 = _u21.addcmul_(_u18, epsilon)
-    _u23 = _u22.mul_(grad_output)
-    _u24 = torch.pow(alpha, -2)
-    _u25 = -(_u24*_u5)
-    _u26 = _finite_(_u25).mul_(_u3)
-    _u27 = torch.where(_u6, _u26, 0)
-    _u28 = torch.expm1(x)
-    _u29 = torch.where(_u0, 0, _u28)
-    _u30 = _u29.addcmul_(_u27, epsilon)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = torch.clamp(x, max=0.0)
+    _u2 = -_u0
+    _u3 = _u2.add_(1)
+    _u4 = -x
+    _u5 = _u4.clamp_(0.0, 1.0).ceil_()
+    _u6 = -_u5
+    _u7 = _u6.add_(1)
+    _u8 = torch.clamp(x, min=0.0)
+    _u9 = (_u8*_u8)
+    _u10 = -0.7213475204444817*_u9
+    _u11 = _u10.exp2_()
+    _u12 = _u1 + 2
+    _u13 = _u12.mul_(_u1).mul_(-0.5)
+    _u14 = _u13.exp_()
+    _u15 = torch.reciprocal(alpha)
+    _u16 = _u1 + 1
+    _u17 = (_u16*_u16)
+    _u18 = _u17.neg_()
+    _u19 = _u18.add_(1)
+    _u20 = _u19.mul_(_u15)
+    _u21 = _finite_(_u20).mul_(_u14)
+    _u22 = _u21.mul_(_u5)
+    _u23 = _u9.neg_()
+    _u24 = _u23.add_(1)
+    _u25 = _finite_(_u24).mul_(_u11)
+    _u26 = _u22.addcmul_(_u25, _u7)
+    _u27 = 1.4426950408889634*_u1
+    _u28 = _u27.exp2_()
+    _u29 = _u28.mul_(_u3).mul_(alpha)
+    _u30 = _u0.addcmul_(_u26, epsilon).add_(_u29)
     _u31 = _u30.mul_(grad_output)
-    _u32 = _u5.mul_(_u4)
-    _u33 = _finite_(_u32).mul_(_u3)
-    _u34 = _u9.mul_(_finite(x))
-    _u35 = torch.where(_u6, _u33, _u34)
-    _u36 = _u35.mul_(grad_output)
-    return (_u23).to(x.dtype), _reduce_to(_u31, alpha), _reduce_to(_u36, epsilon)
+    _u32 = _u1.expm1_()
+    _u33 = torch.pow(alpha, -2)
+    _u34 = -(_u16*_u33)
+    _u35 = _finite_(_u34).mul_(_u14)
+    _u36 = _u35.mul_(_u5).mul_(epsilon)
+    _u37 = _u36.addcmul_(_u3, _u32)
+    _u38 = _u37.mul_(grad_output)
+    _u39 = _u16.mul_(_u15)
+    _u40 = _finite_(_u39).mul_(_u14)
+    _u41 = _u40.mul_(_u5)
+    _u42 = _finite_(_u8).mul_(_u11)
+    _u43 = _u41.addcmul_(_u42, _u7)
+    _u44 = _u43.mul_(grad_output)
+    return (_u31).to(x.dtype), _reduce_to(_u38, alpha), _reduce_to(_u44, epsilon)
 
 
 class _EafoELUFunction(torch.autograd.Function):
@@ -395,73 +427,98 @@ class EafoELU(torch.nn.Module):
 
 def eafo_leaky_relu_fwd(x, alpha, epsilon):
     """EafoLeakyReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
-    _u0 = (x*x)
-    _u1 = _u0.mul_(-0.7213475204444817)
-    _u2 = _u1.exp2_()
-    _u3 = torch.clamp(x, max=0.0)
-    _u4 = torch.reciprocal(alpha)
-    _u5 = _u4*x
-    _u6 = _finite_(_u5).mul_(_u2)
-    _u7 = x < 0
-    _u8 = _u2.mul_(_finite(x))
-    _u9 = torch.where(_u7, _u6, _u8)
-    _u10 = torch.clamp(x, min=0.0)
-    _u11 = _u10.addcmul_(_u3, alpha).addcmul_(_u9, epsilon)
-    return (_u11).to(x.dtype)
+    _u0 = torch.clamp(x, min=0.0)
+    _u1 = torch.clamp(x, max=0.0)
+    _u2 = -x
+    _u3 = _u2.clamp_(0.0, 1.0).ceil_()
+    _u4 = (_u1*_u1)
+    _u5 = _u4.mul_(-0.7213475204444817)
+    _u6 = _u5.exp2_()
+    _u7 = torch.reciprocal(alpha)
+    _u8 = _u1*_u7
+    _u9 = _finite_(_u8).mul_(_u6)
+    _u10 = _u9.mul_(_u3)
+    _u11 = _u3.neg_()
+    _u12 = _u11.add_(1)
+    _u13 = (_u0*_u0)
+    _u14 = _u13.mul_(-0.7213475204444817)
+    _u15 = _u14.exp2_()
+    _u16 = _u15.mul_(_finite(_u0))
+    _u17 = _u10.addcmul_(_u12, _u16)
+    _u18 = _u0.addcmul_(_u1, alpha).addcmul_(_u17, epsilon)
+    return (_u18).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU input gradient ``grad_output * df/dx``."""
-    _u0 = (x*x)
-    _u1 = -0.7213475204444817*_u0
-    _u2 = _u1.exp2_()
-    _u3 = _u0.neg_()
-    _u4 = _u3.add_(1)
-    _u5 = -x
-    _u6 = _u5.clamp_(0.0, 1.0).ceil_()
-    _u7 = torch.reciprocal(alpha)
-    _u8 = _u4*_u7
-    _u9 = _finite_(_u8).mul_(_u2)
-    _u10 = x < 0
-    _u11 = _finite_(_u4).mul_(_u2)
-    _u12 = torch.where(_u10, _u9, _u11)
-    _u13 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u14 = _u13.addcmul_(_u12, epsilon).addcmul_(_u6, alpha)
-    _u15 = _u14.mul_(grad_output)
-    return (_u15).to(x.dtype)
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = torch.clamp(x, min=0.0)
+    _u3 = _u2.square_()
+    _u4 = torch.clamp(x, max=0.0)
+    _u5 = _u4.square_()
+    _u6 = -0.7213475204444817*_u5
+    _u7 = _u6.exp2_()
+    _u8 = torch.reciprocal(alpha)
+    _u9 = _u5.neg_()
+    _u10 = _u9.add_(1)
+    _u11 = _u10.mul_(_u8)
+    _u12 = _finite_(_u11).mul_(_u7)
+    _u13 = _u12.mul_(_u1)
+    _u14 = -_u1
+    _u15 = _u14.add_(1)
+    _u16 = -0.7213475204444817*_u3
+    _u17 = _u16.exp2_()
+    _u18 = _u3.neg_()
+    _u19 = _u18.add_(1)
+    _u20 = _finite_(_u19).mul_(_u17)
+    _u21 = _u13.addcmul_(_u15, _u20)
+    _u22 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
+    _u24 = _u23.mul_(grad_output)
+    return (_u24).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU gradients with respect to x and alpha, epsilon."""
-    _u0 = (x*x)
-    _u1 = -0.7213475204444817*_u0
-    _u2 = _u1.exp2_()
-    _u3 = torch.reciprocal(alpha)
-    _u4 = _u0.neg_()
-    _u5 = _u4.add_(1)
-    _u6 = x < 0
-    _u7 = -x
-    _u8 = _u7.clamp_(0.0, 1.0).ceil_()
-    _u9 = _u3*_u5
-    _u10 = _finite_(_u9).mul_(_u2)
-    _u11 = _finite_(_u5).mul_(_u2)
-    _u12 = torch.where(_u6, _u10, _u11)
-    _u13 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u14 = _u13.addcmul_(_u12, epsilon).addcmul_(_u8, alpha)
-    _u15 = _u14.mul_(grad_output)
-    _u16 = torch.pow(alpha, -2)
-    _u17 = -(_u16*x)
-    _u18 = _finite_(_u17).mul_(_u2)
-    _u19 = torch.where(_u6, _u18, 0)
-    _u20 = torch.clamp(x, max=0.0)
-    _u21 = _u20.addcmul_(_u19, epsilon)
-    _u22 = _u21.mul_(grad_output)
-    _u23 = _u3*x
-    _u24 = _finite_(_u23).mul_(_u2)
-    _u25 = _u2.mul_(_finite(x))
-    _u26 = torch.where(_u6, _u24, _u25)
-    _u27 = _u26.mul_(grad_output)
-    return (_u15).to(x.dtype), _reduce_to(_u22, alpha), _reduce_to(_u27, epsilon)
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = -_u1
+    _u3 = _u2.add_(1)
+    _u4 = torch.clamp(x, min=0.0)
+    _u5 = (_u4*_u4)
+    _u6 = -0.7213475204444817*_u5
+    _u7 = _u6.exp2_()
+    _u8 = torch.clamp(x, max=0.0)
+    _u9 = (_u8*_u8)
+    _u10 = -0.7213475204444817*_u9
+    _u11 = _u10.exp2_()
+    _u12 = torch.reciprocal(alpha)
+    _u13 = _u9.neg_()
+    _u14 = _u13.add_(1)
+    _u15 = _u14.mul_(_u12)
+    _u16 = _finite_(_u15).mul_(_u11)
+    _u17 = _u16.mul_(_u1)
+    _u18 = _u5.neg_()
+    _u19 = _u18.add_(1)
+    _u20 = _finite_(_u19).mul_(_u7)
+    _u21 = _u17.addcmul_(_u20, _u3)
+    _u22 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
+    _u24 = _u23.mul_(grad_output)
+    _u25 = torch.pow(alpha, -2)
+    _u26 = -(_u25*_u8)
+    _u27 = _finite_(_u26).mul_(_u11)
+    _u28 = _u27.mul_(_u1).mul_(epsilon)
+    _u29 = _u28.add_(_u8)
+    _u30 = _u29.mul_(grad_output)
+    _u31 = _u8.mul_(_u12)
+    _u32 = _finite_(_u31).mul_(_u11)
+    _u33 = _u1.mul_(_u32)
+    _u34 = _finite_(_u4).mul_(_u7)
+    _u35 = _u33.addcmul_(_u3, _u34)
+    _u36 = _u35.mul_(grad_output)
+    return (_u24).to(x.dtype), _reduce_to(_u30, alpha), _reduce_to(_u36, epsilon)
 
 
 class _EafoLeakyReLUFunction(torch.autograd.Function):
@@ -509,73 +566,98 @@ class EafoLeakyReLU(torch.nn.Module):
 
 def eafo_prelu_fwd(x, alpha, epsilon):
     """EafoPReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
-    _u0 = (x*x)
-    _u1 = _u0.mul_(-0.7213475204444817)
-    _u2 = _u1.exp2_()
-    _u3 = torch.clamp(x, max=0.0)
-    _u4 = torch.reciprocal(alpha)
-    _u5 = _u4*x
-    _u6 = _finite_(_u5).mul_(_u2)
-    _u7 = x < 0
-    _u8 = _u2.mul_(_finite(x))
-    _u9 = torch.where(_u7, _u6, _u8)
-    _u10 = torch.clamp(x, min=0.0)
-    _u11 = _u10.addcmul_(_u3, alpha).addcmul_(_u9, epsilon)
-    return (_u11).to(x.dtype)
+    _u0 = torch.clamp(x, min=0.0)
+    _u1 = torch.clamp(x, max=0.0)
+    _u2 = -x
+    _u3 = _u2.clamp_(0.0, 1.0).ceil_()
+    _u4 = (_u1*_u1)
+    _u5 = _u4.mul_(-0.7213475204444817)
+    _u6 = _u5.exp2_()
+    _u7 = torch.reciprocal(alpha)
+    _u8 = _u1*_u7
+    _u9 = _finite_(_u8).mul_(_u6)
+    _u10 = _u9.mul_(_u3)
+    _u11 = _u3.neg_()
+    _u12 = _u11.add_(1)
+    _u13 = (_u0*_u0)
+    _u14 = _u13.mul_(-0.7213475204444817)
+    _u15 = _u14.exp2_()
+    _u16 = _u15.mul_(_finite(_u0))
+    _u17 = _u10.addcmul_(_u12, _u16)
+    _u18 = _u0.addcmul_(_u1, alpha).addcmul_(_u17, epsilon)
+    return (_u18).to(x.dtype)
 
 
 def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoPReLU input gradient ``grad_output * df/dx``."""
-    _u0 = (x*x)
-    _u1 = -0.7213475204444817*_u0
-    _u2 = _u1.exp2_()
-    _u3 = _u0.neg_()
-    _u4 = _u3.add_(1)
-    _u5 = -x
-    _u6 = _u5.clamp_(0.0, 1.0).ceil_()
-    _u7 = torch.reciprocal(alpha)
-    _u8 = _u4*_u7
-    _u9 = _finite_(_u8).mul_(_u2)
-    _u10 = x < 0
-    _u11 = _finite_(_u4).mul_(_u2)
-    _u12 = torch.where(_u10, _u9, _u11)
-    _u13 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u14 = _u13.addcmul_(_u12, epsilon).addcmul_(_u6, alpha)
-    _u15 = _u14.mul_(grad_output)
-    return (_u15).to(x.dtype)
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = torch.clamp(x, min=0.0)
+    _u3 = _u2.square_()
+    _u4 = torch.clamp(x, max=0.0)
+    _u5 = _u4.square_()
+    _u6 = -0.7213475204444817*_u5
+    _u7 = _u6.exp2_()
+    _u8 = torch.reciprocal(alpha)
+    _u9 = _u5.neg_()
+    _u10 = _u9.add_(1)
+    _u11 = _u10.mul_(_u8)
+    _u12 = _finite_(_u11).mul_(_u7)
+    _u13 = _u12.mul_(_u1)
+    _u14 = -_u1
+    _u15 = _u14.add_(1)
+    _u16 = -0.7213475204444817*_u3
+    _u17 = _u16.exp2_()
+    _u18 = _u3.neg_()
+    _u19 = _u18.add_(1)
+    _u20 = _finite_(_u19).mul_(_u17)
+    _u21 = _u13.addcmul_(_u15, _u20)
+    _u22 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
+    _u24 = _u23.mul_(grad_output)
+    return (_u24).to(x.dtype)
 
 
 def eafo_prelu_bwd(x, alpha, epsilon, grad_output):
     """EafoPReLU gradients with respect to x and alpha, epsilon."""
-    _u0 = (x*x)
-    _u1 = -0.7213475204444817*_u0
-    _u2 = _u1.exp2_()
-    _u3 = torch.reciprocal(alpha)
-    _u4 = _u0.neg_()
-    _u5 = _u4.add_(1)
-    _u6 = x < 0
-    _u7 = -x
-    _u8 = _u7.clamp_(0.0, 1.0).ceil_()
-    _u9 = _u3*_u5
-    _u10 = _finite_(_u9).mul_(_u2)
-    _u11 = _finite_(_u5).mul_(_u2)
-    _u12 = torch.where(_u6, _u10, _u11)
-    _u13 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u14 = _u13.addcmul_(_u12, epsilon).addcmul_(_u8, alpha)
-    _u15 = _u14.mul_(grad_output)
-    _u16 = torch.pow(alpha, -2)
-    _u17 = -(_u16*x)
-    _u18 = _finite_(_u17).mul_(_u2)
-    _u19 = torch.where(_u6, _u18, 0)
-    _u20 = torch.clamp(x, max=0.0)
-    _u21 = _u20.addcmul_(_u19, epsilon)
-    _u22 = _u21.mul_(grad_output)
-    _u23 = _u3*x
-    _u24 = _finite_(_u23).mul_(_u2)
-    _u25 = _u2.mul_(_finite(x))
-    _u26 = torch.where(_u6, _u24, _u25)
-    _u27 = _u26.mul_(grad_output)
-    return (_u15).to(x.dtype), _reduce_to(_u22, alpha), _reduce_to(_u27, epsilon)
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = -_u1
+    _u3 = _u2.add_(1)
+    _u4 = torch.clamp(x, min=0.0)
+    _u5 = (_u4*_u4)
+    _u6 = -0.7213475204444817*_u5
+    _u7 = _u6.exp2_()
+    _u8 = torch.clamp(x, max=0.0)
+    _u9 = (_u8*_u8)
+    _u10 = -0.7213475204444817*_u9
+    _u11 = _u10.exp2_()
+    _u12 = torch.reciprocal(alpha)
+    _u13 = _u9.neg_()
+    _u14 = _u13.add_(1)
+    _u15 = _u14.mul_(_u12)
+    _u16 = _finite_(_u15).mul_(_u11)
+    _u17 = _u16.mul_(_u1)
+    _u18 = _u5.neg_()
+    _u19 = _u18.add_(1)
+    _u20 = _finite_(_u19).mul_(_u7)
+    _u21 = _u17.addcmul_(_u20, _u3)
+    _u22 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
+    _u24 = _u23.mul_(grad_output)
+    _u25 = torch.pow(alpha, -2)
+    _u26 = -(_u25*_u8)
+    _u27 = _finite_(_u26).mul_(_u11)
+    _u28 = _u27.mul_(_u1).mul_(epsilon)
+    _u29 = _u28.add_(_u8)
+    _u30 = _u29.mul_(grad_output)
+    _u31 = _u8.mul_(_u12)
+    _u32 = _finite_(_u31).mul_(_u11)
+    _u33 = _u1.mul_(_u32)
+    _u34 = _finite_(_u4).mul_(_u7)
+    _u35 = _u33.addcmul_(_u3, _u34)
+    _u36 = _u35.mul_(grad_output)
+    return (_u24).to(x.dtype), _reduce_to(_u30, alpha), _reduce_to(_u36, epsilon)
 
 
 class _EafoPReLUFunction(torch.autograd.Function):
@@ -1073,34 +1155,45 @@ class EafoTanh(torch.nn.Module):
 
 def elu_fwd(x, alpha):
     """ELU forward: ``Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
-    _u0 = x > 0
-    _u1 = torch.expm1(x)
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.where(_u0, x, _u2)
-    return (_u3).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = torch.clamp(x, min=0.0)
+    _u2 = -_u0
+    _u3 = _u2.add_(1)
+    _u4 = torch.clamp(x, max=0.0)
+    _u5 = _u4.expm1_()
+    _u6 = _u3.mul_(_u5).mul_(alpha)
+    _u7 = _u6.addcmul_(_u0, _u1)
+    return (_u7).to(x.dtype)
 
 
 def elu_bwd_x(x, alpha, grad_output):
     """ELU input gradient ``grad_output * df/dx``."""
-    _u0 = x > 0
-    _u1 = torch.exp(x)
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.where(_u0, 1, _u2)
-    _u4 = _u3.mul_(grad_output)
-    return (_u4).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = torch.clamp(x, max=0.0)
+    _u4 = _u3.mul_(1.4426950408889634)
+    _u5 = _u4.exp2_()
+    _u6 = _u2.mul_(_u5).mul_(alpha)
+    _u7 = _u0.add_(_u6)
+    _u8 = _u7.mul_(grad_output)
+    return (_u8).to(x.dtype)
 
 
 def elu_bwd(x, alpha, grad_output):
     """ELU gradients with respect to x and alpha."""
-    _u0 = x > 0
-    _u1 = torch.exp(x)
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.where(_u0, 1, _u2)
-    _u4 = _u3.mul_(grad_output)
-    _u5 = torch.expm1(x)
-    _u6 = torch.where(_u0, 0, _u5)
-    _u7 = _u6.mul_(grad_output)
-    return (_u4).to(x.dtype), _reduce_to(_u7, alpha)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = torch.clamp(x, max=0.0)
+    _u2 = -_u0
+    _u3 = _u2.add_(1)
+    _u4 = 1.4426950408889634*_u1
+    _u5 = _u4.exp2_()
+    _u6 = _u5.mul_(_u3).mul_(alpha)
+    _u7 = _u0.add_(_u6)
+    _u8 = _u7.mul_(grad_output)
+    _u9 = _u1.expm1_()
+    _u10 = _u3.mul_(_u9).mul_(grad_output)
+    return (_u8).to(x.dtype), _reduce_to(_u10, alpha)
 
 
 class _ELUFunction(torch.autograd.Function):
@@ -1452,39 +1545,51 @@ class ReLU(torch.nn.Module):
 
 def selu_fwd(x, alpha, lambda_):
     """SELU forward: ``lambda_*Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
-    _u0 = x > 0
-    _u1 = torch.expm1(x)
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.where(_u0, x, _u2)
-    _u4 = _u3.mul_(lambda_)
-    return (_u4).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = torch.clamp(x, min=0.0)
+    _u2 = -_u0
+    _u3 = _u2.add_(1)
+    _u4 = torch.clamp(x, max=0.0)
+    _u5 = _u4.expm1_()
+    _u6 = _u3.mul_(_u5).mul_(alpha)
+    _u7 = _u6.addcmul_(_u0, _u1)
+    _u8 = _u7.mul_(lambda_)
+    return (_u8).to(x.dtype)
 
 
 def selu_bwd_x(x, alpha, lambda_, grad_output):
     """SELU input gradient ``grad_output * df/dx``."""
-    _u0 = x > 0
-    _u1 = torch.exp(x)
-    _u2 = _u1.mul_(alpha)
-    _u3 = torch.where(_u0, 1, _u2)
-    _u4 = _u3.mul_(grad_output).mul_(lambda_)
-    return (_u4).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = torch.clamp(x, max=0.0)
+    _u4 = _u3.mul_(1.4426950408889634)
+    _u5 = _u4.exp2_()
+    _u6 = _u2.mul_(_u5).mul_(alpha)
+    _u7 = _u0.add_(_u6)
+    _u8 = _u7.mul_(grad_output).mul_(lambda_)
+    return (_u8).to(x.dtype)
 
 
 def selu_bwd(x, alpha, lambda_, grad_output):
     """SELU gradients with respect to x and alpha, lambda_."""
-    _u0 = x > 0
-    _u1 = grad_output*lambda_
-    _u2 = torch.expm1(x)
-    _u3 = torch.exp(x)
-    _u4 = _u3.mul_(alpha)
-    _u5 = torch.where(_u0, 1, _u4)
-    _u6 = _u5.mul_(_u1)
-    _u7 = torch.where(_u0, 0, _u2)
-    _u8 = _u7.mul_(_u1)
-    _u9 = _u2.mul_(alpha)
-    _u10 = torch.where(_u0, x, _u9)
-    _u11 = _u10.mul_(grad_output)
-    return (_u6).to(x.dtype), _reduce_to(_u8, alpha), _reduce_to(_u11, lambda_)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = torch.clamp(x, max=0.0)
+    _u2 = -_u0
+    _u3 = _u2.add_(1)
+    _u4 = _u3*alpha
+    _u5 = grad_output*lambda_
+    _u6 = torch.expm1(_u1)
+    _u7 = _u1.mul_(1.4426950408889634)
+    _u8 = _u7.exp2_()
+    _u9 = torch.addcmul(_u0, _u4, _u8)
+    _u10 = _u9.mul_(_u5)
+    _u11 = _u3.mul_(_u5).mul_(_u6)
+    _u12 = torch.clamp(x, min=0.0)
+    _u13 = _u0.mul_(_u12)
+    _u14 = _u13.addcmul_(_u4, _u6)
+    _u15 = _u14.mul_(grad_output)
+    return (_u10).to(x.dtype), _reduce_to(_u11, alpha), _reduce_to(_u15, lambda_)
 
 
 class _SELUFunction(torch.autograd.Function):

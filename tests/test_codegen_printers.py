@@ -302,3 +302,32 @@ def test_products_in_sums_are_fused_into_addcmul(expr):
     df = sp.lambdify(x, sp.diff(expr.subs(params), x), "numpy")
     kink = keep.numpy() != 0  # max(0, x) has torch's subgradient 0 there
     np.testing.assert_allclose(xs.grad.numpy()[kink], df(keep.numpy())[kink], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", [">", ">=", "<", "<="])
+def test_threshold_piecewise_becomes_a_blend_with_the_same_values(op):
+    """Values at the threshold itself, at +-inf and at nan are those of the Piecewise."""
+    torch = pytest.importorskip("torch")
+    from eafo_sym.codegen import to_torch, torch_source
+    from eafo_sym.codegen.source import ActivationForm
+
+    cond = sp.core.relational.Relational(x, 1, op)
+    expr = sp.Piecewise((x**2 + a, cond), (2 * sp.exp(x) - 3 * x, True))
+    src = torch_source([ActivationForm("blend", expr, {a: 0.5})])
+    assert "torch.where" not in src.split("def _reduce_to")[1]
+    pts = [-sp.oo, -3.0, 0.0, 1.0, 2.5, sp.oo]
+    m = to_torch(expr, {a: 0.5}, "blend")().double()
+    xs = torch.tensor([float(p) for p in pts] + [math.nan], dtype=torch.float64)
+    got = m(xs).detach().numpy()
+    ref = [float(expr.subs({a: sp.Rational(1, 2), x: p})) for p in pts]
+    np.testing.assert_array_equal(got[:-1], ref)
+    assert math.isnan(got[-1])
+
+
+def test_piecewise_with_a_branch_infinite_at_the_threshold_keeps_where():
+    from eafo_sym.codegen.emit import piecewise_as_blend
+
+    pw = sp.Piecewise((1 / x, x > 0), (0, True))
+    assert piecewise_as_blend(pw, x) == pw
+    two_conditions = sp.Piecewise((x, sp.And(x > 0, x < 1)), (0, True))
+    assert piecewise_as_blend(two_conditions, x) == two_conditions

@@ -211,9 +211,9 @@ def _hoist_guard_factors(repl, reduced, symbols):
 
 def _emit_torch(exprs: Sequence[sp.Expr], pr) -> tuple[list[str], list[str]]:
     """CSE, then straight-line code with in-place reuse of dead temporaries."""
-    from .emit import decaying_exp_as_exp2, emit
+    from .emit import decaying_exp_as_exp2, emit, piecewise_as_blend
 
-    exprs = [decaying_exp_as_exp2(e) for e in exprs]
+    exprs = [decaying_exp_as_exp2(piecewise_as_blend(e, X)) for e in exprs]
     repl, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols("_t"), order="canonical")
     return emit(repl, reduced, pr, X)
 
