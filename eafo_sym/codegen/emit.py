@@ -9,11 +9,14 @@ a temporary this function created, has the input's shape, is floating point
 and is not used afterwards. The input, the parameters and ``grad_output`` are
 never written.
 
-Two more choices save kernels where the per-kernel cost dominates (small
-tensors, where eager PyTorch is bound by dispatch): a product used once as a
-term of a sum is folded into it as ``addcmul_`` (:meth:`_Emitter.fuse_products`),
-and ``exp`` of a non-positive argument is printed as ``exp2``
-(:func:`decaying_exp_as_exp2`).
+More choices are made for speed on CPU, where eager PyTorch is bound by
+dispatch on small tensors and bool tensors are slow on any size: a product
+used once as a term of a sum is folded into it as ``addcmul_``
+(:meth:`_Emitter.fuse_products`); ``exp`` of a non-positive argument is printed
+as ``exp2`` (:func:`decaying_exp_as_exp2`); a two-branch Piecewise on a
+threshold of x is a blend of steps instead of ``torch.where``
+(:func:`piecewise_as_blend`); and the product guards go through helpers of the
+generated file (``_finite``, ``_zero_wins_``) with no comparison in eager mode.
 """
 
 from __future__ import annotations
