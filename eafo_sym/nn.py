@@ -43,19 +43,20 @@ import torch
 
 __all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer']
 
-def _finite(a):
+def _finite(a, out=None):
     """``a`` with nan and +-inf as its dtype's largest finite value (+-), for ``T * A`` guards.
 
     In ``T * _finite(A)`` a factor ``T`` that has underflowed to 0 wins over an
     overflowed ``A`` (eafo_sym.codegen.stable.decay_guard). Eager uses one
     nan_to_num pass; under torch.compile the same map is fmin/fmax, because
     Inductor's nan_to_num tests nan one element at a time (about twice the
-    cost of the whole fused kernel) while fmin/fmax vectorise.
+    cost of the whole fused kernel) while fmin/fmax vectorise. ``out``: a dead
+    buffer of ``a``'s dtype and shape to write into (eager only).
     """
     big = torch.finfo(a.dtype).max
     if torch.compiler.is_compiling():
         return torch.fmax(torch.fmin(a, a.new_tensor(big)), a.new_tensor(-big))
-    return torch.nan_to_num(a, nan=big)
+    return torch.nan_to_num(a, nan=big, out=out)
 
 
 def _finite_(a):
@@ -217,7 +218,7 @@ def crrelu_bwd(x, epsilon, grad_output):
     _u6 = _u5.mul_(epsilon)
     _u7 = _u3.addcmul_(_finite_(_u6), _u2)
     _u8 = _u7.mul_(grad_output)
-    _u9 = _u2.mul_(_finite(x))
+    _u9 = _u2.mul_(_finite(x, out=_u0))
     _u10 = _u9.mul_(grad_output)
     return (_u8).to(x.dtype), _reduce_to(_u10, epsilon)
 
@@ -282,12 +283,12 @@ def eafo_elu_fwd(x, alpha, epsilon):
     _u12 = _u11.mul_(_u4)
     _u13 = _u4.neg_()
     _u14 = _u13.add_(1)
-    _u15 = (_u1*_u1)
+    _u15 = torch.mul(_u1, _u1, out=_u5)
     _u16 = _u15.mul_(-0.7213475204444817)
     _u17 = _u16.exp2_()
     _u18 = _u17.mul_(_finite(_u1))
     _u19 = _u12.addcmul_(_u14, _u18)
-    _u20 = -_u0
+    _u20 = torch.mul(_u0, -1.0, out=_u3)
     _u21 = _u20.add_(1)
     _u22 = _u2.expm1_()
     _u23 = _u21.mul_(_u22).mul_(alpha)
@@ -316,13 +317,13 @@ def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
     _u16 = _u15.mul_(_u3)
     _u17 = _u3.neg_()
     _u18 = _u17.add_(1)
-    _u19 = -0.7213475204444817*_u5
+    _u19 = torch.mul(_u5, -0.7213475204444817, out=_u6)
     _u20 = _u19.exp2_()
     _u21 = _u5.neg_()
     _u22 = _u21.add_(1)
     _u23 = _finite_(_u22).mul_(_u20)
     _u24 = _u16.addcmul_(_u18, _u23)
-    _u25 = -_u0
+    _u25 = torch.mul(_u0, -1.0, out=_u6)
     _u26 = _u25.add_(1)
     _u27 = _u1.mul_(1.4426950408889634)
     _u28 = _u27.exp2_()
@@ -361,7 +362,7 @@ def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     _u24 = _u23.add_(1)
     _u25 = _finite_(_u24).mul_(_u11)
     _u26 = _u22.addcmul_(_u25, _u7)
-    _u27 = 1.4426950408889634*_u1
+    _u27 = torch.mul(_u1, 1.4426950408889634, out=_u9)
     _u28 = _u27.exp2_()
     _u29 = _u28.mul_(_u3).mul_(alpha)
     _u30 = _u0.addcmul_(_u26, epsilon).add_(_u29)
@@ -440,7 +441,7 @@ def eafo_leaky_relu_fwd(x, alpha, epsilon):
     _u10 = _u9.mul_(_u3)
     _u11 = _u3.neg_()
     _u12 = _u11.add_(1)
-    _u13 = (_u0*_u0)
+    _u13 = torch.mul(_u0, _u0, out=_u4)
     _u14 = _u13.mul_(-0.7213475204444817)
     _u15 = _u14.exp2_()
     _u16 = _u15.mul_(_finite(_u0))
@@ -465,7 +466,7 @@ def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
     _u11 = _u10.mul_(_u8)
     _u12 = _finite_(_u11).mul_(_u7)
     _u13 = _u12.mul_(_u1)
-    _u14 = -_u1
+    _u14 = torch.mul(_u1, -1.0, out=_u6)
     _u15 = _u14.add_(1)
     _u16 = -0.7213475204444817*_u3
     _u17 = _u16.exp2_()
@@ -473,7 +474,7 @@ def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
     _u19 = _u18.add_(1)
     _u20 = _finite_(_u19).mul_(_u17)
     _u21 = _u13.addcmul_(_u15, _u20)
-    _u22 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u22 = torch.clamp(x, 0.0, 1.0, out=_u16).ceil_()
     _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
     _u24 = _u23.mul_(grad_output)
     return (_u24).to(x.dtype)
@@ -503,7 +504,7 @@ def eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output):
     _u19 = _u18.add_(1)
     _u20 = _finite_(_u19).mul_(_u7)
     _u21 = _u17.addcmul_(_u20, _u3)
-    _u22 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u22 = torch.clamp(x, 0.0, 1.0, out=_u5).ceil_()
     _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
     _u24 = _u23.mul_(grad_output)
     _u25 = torch.pow(alpha, -2)
@@ -579,7 +580,7 @@ def eafo_prelu_fwd(x, alpha, epsilon):
     _u10 = _u9.mul_(_u3)
     _u11 = _u3.neg_()
     _u12 = _u11.add_(1)
-    _u13 = (_u0*_u0)
+    _u13 = torch.mul(_u0, _u0, out=_u4)
     _u14 = _u13.mul_(-0.7213475204444817)
     _u15 = _u14.exp2_()
     _u16 = _u15.mul_(_finite(_u0))
@@ -604,7 +605,7 @@ def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
     _u11 = _u10.mul_(_u8)
     _u12 = _finite_(_u11).mul_(_u7)
     _u13 = _u12.mul_(_u1)
-    _u14 = -_u1
+    _u14 = torch.mul(_u1, -1.0, out=_u6)
     _u15 = _u14.add_(1)
     _u16 = -0.7213475204444817*_u3
     _u17 = _u16.exp2_()
@@ -612,7 +613,7 @@ def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
     _u19 = _u18.add_(1)
     _u20 = _finite_(_u19).mul_(_u17)
     _u21 = _u13.addcmul_(_u15, _u20)
-    _u22 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u22 = torch.clamp(x, 0.0, 1.0, out=_u16).ceil_()
     _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
     _u24 = _u23.mul_(grad_output)
     return (_u24).to(x.dtype)
@@ -642,7 +643,7 @@ def eafo_prelu_bwd(x, alpha, epsilon, grad_output):
     _u19 = _u18.add_(1)
     _u20 = _finite_(_u19).mul_(_u7)
     _u21 = _u17.addcmul_(_u20, _u3)
-    _u22 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u22 = torch.clamp(x, 0.0, 1.0, out=_u5).ceil_()
     _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
     _u24 = _u23.mul_(grad_output)
     _u25 = torch.pow(alpha, -2)
@@ -722,7 +723,7 @@ def eafo_silu_fwd(x, epsilon):
     _u14 = _zero_wins_((_u4*_u2), _u4)
     _u15 = _zero_wins_(_u3.mul_(_u4), _u4)
     _u16 = torch.pow(_u0, 3)
-    _u17 = -_u1
+    _u17 = torch.mul(_u1, -1.0, out=_u4)
     _u18 = _zero_wins_(_u17.mul_(_u16), _u16)
     _u19 = _u1.add_(2).add_(_u11).add_(_u13).add_(_u14).add_(_u15).add_(_u18).add_(_u2).add_(_u8).add_(_u9)
     _u20 = _u19.mul_(epsilon).mul_(0.5)
@@ -751,28 +752,28 @@ def eafo_silu_bwd_x(x, epsilon, grad_output):
     _u15 = -_u8
     _u16 = _u14.add_(-4).add_(_u15)
     _u17 = _zero_wins_(_u16.mul_(_u0), _u0)
-    _u18 = -_u3
+    _u18 = torch.mul(_u3, -1.0, out=_u15)
     _u19 = _zero_wins_(_u18.mul_(_u4), _u4)
     _u20 = _u10 + _u6
     _u21 = _zero_wins_(_u20.mul_(_u9), _u9)
     _u22 = _u10.add_(_u17).add_(_u19).add_(_u21).add_(_u3)
-    _u23 = -x
+    _u23 = torch.mul(x, -1.0, out=_u14)
     _u24 = _u23.add_(1)
     _u25 = _zero_wins_(_u24.mul_(_u22), _u22)
-    _u26 = -4*x
+    _u26 = torch.mul(x, -4.0, out=_u15)
     _u27 = _u6.neg_()
     _u28 = _zero_wins_(_u27.mul_(_u2), _u2)
-    _u29 = -_u8
+    _u29 = torch.mul(_u8, -1.0, out=_u20)
     _u30 = _zero_wins_(_u29.mul_(_u2), _u2)
     _u31 = _u26.add_(-9).add_(_u28).add_(_u30).add_(_u5)
     _u32 = _zero_wins_((_u0*1).mul_(_u31), _u0, _u31)
-    _u33 = 3*x
+    _u33 = torch.mul(x, 3.0, out=_u7)
     _u34 = _zero_wins_(_u33.mul_(_u2), _u2)
     _u35 = _u34.add_(1)
     _u36 = _zero_wins_((_u4*-2).mul_(_u35), _u4, _u35)
     _u37 = _u5.neg_()
     _u38 = _zero_wins_(_u8.mul_(_u2), _u2)
-    _u39 = 10*x
+    _u39 = torch.mul(x, 10.0, out=_u6)
     _u40 = _zero_wins_(_u39.mul_(_u2), _u2)
     _u41 = _u37.add_(9).add_(_u3).add_(_u38).add_(_u40)
     _u42 = _zero_wins_((_u9*1).mul_(_u41), _u9, _u41)
@@ -811,23 +812,23 @@ def eafo_silu_bwd(x, epsilon, grad_output):
     _u20 = _u18.add_(-4).add_(_u19)
     _u21 = _zero_wins_(_u20.mul_(_u0), _u0)
     _u22 = _u13.add_(_u15).add_(_u17).add_(_u21).add_(_u6)
-    _u23 = -x
+    _u23 = torch.mul(x, -1.0, out=_u19)
     _u24 = _u23.add_(1)
     _u25 = _zero_wins_(_u24.mul_(_u22), _u22)
-    _u26 = -4*x
+    _u26 = torch.mul(x, -4.0, out=_u13)
     _u27 = _u9.neg_()
     _u28 = _zero_wins_(_u27.mul_(_u2), _u2)
     _u29 = -_u11
     _u30 = _zero_wins_(_u29.mul_(_u2), _u2)
     _u31 = _u26.add_(-9).add_(_u28).add_(_u30).add_(_u8)
     _u32 = _zero_wins_((_u0*1).mul_(_u31), _u0, _u31)
-    _u33 = 3*x
+    _u33 = torch.mul(x, 3.0, out=_u9)
     _u34 = _zero_wins_(_u33.mul_(_u2), _u2)
     _u35 = _u34.add_(1)
     _u36 = _zero_wins_((_u7*-2).mul_(_u35), _u7, _u35)
     _u37 = _u8.neg_()
     _u38 = _zero_wins_(_u11.mul_(_u2), _u2)
-    _u39 = 10*x
+    _u39 = torch.mul(x, 10.0, out=_u29)
     _u40 = _zero_wins_(_u39.mul_(_u2), _u2)
     _u41 = _u37.add_(9).add_(_u38).add_(_u40).add_(_u6)
     _u42 = _zero_wins_((_u12*1).mul_(_u41), _u12, _u41)
@@ -962,7 +963,7 @@ def eafo_softplus_bwd(x, beta, epsilon, grad_output):
     _u26 = _zero_wins_(_u25.mul_(_u1), _u1)
     _u27 = _u26.addcmul_(_u18, _u19, value=-1.0).addcmul_(_finite_(_u23), _u9)
     _u28 = _u27.mul_(grad_output)
-    _u29 = _u4.mul_(_finite(x))
+    _u29 = _u4.mul_(_finite(x, out=_u11))
     _u30 = _u29.addcmul_(_finite_(_u10), _u9)
     _u31 = _u30.mul_(grad_output)
     return (_u17).to(x.dtype), _reduce_to(_u28, beta), _reduce_to(_u31, epsilon)
@@ -1028,7 +1029,7 @@ def eafo_tanh_fwd(x, epsilon):
     _u12 = _u11.exp_()
     _u13 = _u12.mul_(0.25)
     _u14 = _u13.add_(_u5).add_(_u9)
-    _u15 = -_u0
+    _u15 = torch.mul(_u0, -1.0, out=_u2)
     _u16 = _u1.add_(_u15)
     _u17 = _u16.mul_(epsilon)
     _u18 = _u0.addcmul_(_finite_(_u17), _u14)
@@ -1046,7 +1047,7 @@ def eafo_tanh_bwd_x(x, epsilon, grad_output):
     _u6 = x + 4
     _u7 = _u2.mul_(_u6).neg_()
     _u8 = _u7.exp_()
-    _u9 = (x*x)
+    _u9 = torch.mul(x, x, out=_u6)
     _u10 = _u9.mul_(-0.7213475204444817)
     _u11 = _u10.exp2_()
     _u12 = 0.125*epsilon
@@ -1059,7 +1060,7 @@ def eafo_tanh_bwd_x(x, epsilon, grad_output):
     _u19 = -x
     _u20 = _u19.add_(2)
     _u21 = _finite_(_u20).mul_(_u5)
-    _u22 = -x
+    _u22 = torch.mul(x, -1.0, out=_u3)
     _u23 = _u22.add_(-2)
     _u24 = -2*x
     _u25 = _u21.addcmul_(_finite_(_u24), _u11).addcmul_(_finite_(_u23), _u8)
@@ -1082,7 +1083,7 @@ def eafo_tanh_bwd(x, epsilon, grad_output):
     _u6 = x + 4
     _u7 = _u2.mul_(_u6).neg_()
     _u8 = _u7.exp_()
-    _u9 = (x*x)
+    _u9 = torch.mul(x, x, out=_u6)
     _u10 = _u9.mul_(-0.7213475204444817)
     _u11 = _u10.exp2_()
     _u12 = 2*_u11
@@ -1095,17 +1096,17 @@ def eafo_tanh_bwd(x, epsilon, grad_output):
     _u19 = -x
     _u20 = _u19.add_(2)
     _u21 = _finite_(_u20).mul_(_u5)
-    _u22 = -x
+    _u22 = torch.mul(x, -1.0, out=_u3)
     _u23 = _u22.add_(-2)
     _u24 = -2*x
     _u25 = _u21.addcmul_(_finite_(_u24), _u11).addcmul_(_finite_(_u23), _u8)
-    _u26 = -2*_u0
+    _u26 = torch.mul(_u0, -2.0, out=_u2)
     _u27 = _u26.add_(x)
     _u28 = _u27.mul_(_u14)
     _u29 = _u15.addcmul_(_finite_(_u18), _u13).addcmul_(_finite_(_u28), _u25).add_(1)
     _u30 = _u29.mul_(grad_output)
     _u31 = _u0.mul_(-0.25)
-    _u32 = 0.125*x
+    _u32 = torch.mul(x, 0.125, out=_u3)
     _u33 = _u31.add_(_u32)
     _u34 = _finite_(_u33).mul_(_u13)
     _u35 = _u34.mul_(grad_output)
@@ -1322,7 +1323,7 @@ def leaky_relu_bwd(x, alpha, grad_output):
     _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u3 = _u2.addcmul_(_u1, alpha)
     _u4 = _u3.mul_(grad_output)
-    _u5 = torch.clamp(x, max=0.0)
+    _u5 = torch.clamp(x, max=0.0, out=_u0)
     _u6 = _u5.mul_(grad_output)
     return (_u4).to(x.dtype), _reduce_to(_u6, alpha)
 
@@ -1450,7 +1451,7 @@ def prelu_bwd(x, alpha, grad_output):
     _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u3 = _u2.addcmul_(_u1, alpha)
     _u4 = _u3.mul_(grad_output)
-    _u5 = torch.clamp(x, max=0.0)
+    _u5 = torch.clamp(x, max=0.0, out=_u0)
     _u6 = _u5.mul_(grad_output)
     return (_u4).to(x.dtype), _reduce_to(_u6, alpha)
 
@@ -1585,7 +1586,7 @@ def selu_bwd(x, alpha, lambda_, grad_output):
     _u9 = torch.addcmul(_u0, _u4, _u8)
     _u10 = _u9.mul_(_u5)
     _u11 = _u3.mul_(_u5).mul_(_u6)
-    _u12 = torch.clamp(x, min=0.0)
+    _u12 = torch.clamp(x, min=0.0, out=_u1)
     _u13 = _u0.mul_(_u12)
     _u14 = _u13.addcmul_(_u4, _u6)
     _u15 = _u14.mul_(grad_output)

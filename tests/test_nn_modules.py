@@ -9,6 +9,7 @@ meaningful). Float32 comparisons with the paper's plain module use
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mpmath
@@ -269,3 +270,40 @@ def test_in_place_reuse_never_touches_inputs(name):
         getattr(gen, f"{name}_bwd")(xs, *params, g)
     for before, after in zip(copies, (xs, g, *params), strict=True):
         assert torch.equal(before, after)
+
+
+# --- buffer reuse ----------------------------------------------------------------------
+
+
+def test_reused_buffers_never_take_a_parameter_result():
+    """A result that reads a parameter may have the parameter's dtype: it gets a fresh buffer."""
+    src = Path(gen.__file__).read_text()
+    params = {str(p) for n in NAMES for p in activations.get(n).params}
+    lines = [ln for ln in src.splitlines() if "out=_u" in ln]
+    assert lines, "no buffer is reused: the emitter's pool stopped working"
+    for ln in lines:
+        call = ln.split("=", 1)[1]
+        assert not any(re.search(rf"\b{p}\b", call) for p in params), ln
+
+
+def test_buffer_reuse_changes_no_bit(monkeypatch):
+    """The same operations in the same order; only where results live differs."""
+    from eafo_sym.codegen import emit as emit_mod
+
+    monkeypatch.setattr(emit_mod._BufferPool, "take", lambda self: None)
+    fresh: dict = {}
+    exec(compile(nn_source(), "<no reuse>", "exec"), fresh)  # noqa: S102 - our own printed code
+    assert "out=_u" not in nn_source()
+    torch.manual_seed(5)
+    xs = torch.randn(257, dtype=torch.float64) * 4
+    xs[:3] = torch.tensor([float("inf"), -float("inf"), float("nan")], dtype=torch.float64)
+    g = torch.randn(257, dtype=torch.float64)
+    for name in NAMES:
+        params = _defaults(name)
+        for fn, extra in [("fwd", ()), ("bwd_x", (g,))] + ([("bwd", (g,))] if params else []):
+            got = getattr(gen, f"{name}_{fn}")(xs, *params, *extra)
+            ref = fresh[f"{name}_{fn}"](xs, *params, *extra)
+            for a, b in zip(got if isinstance(got, tuple) else (got,),
+                            ref if isinstance(ref, tuple) else (ref,), strict=True):
+                assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0)), (name, fn)
+                assert torch.equal(a.isnan(), b.isnan()), (name, fn)

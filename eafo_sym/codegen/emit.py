@@ -15,12 +15,15 @@ used once as a term of a sum is folded into it as ``addcmul_``
 (:meth:`_Emitter.fuse_products`); ``exp`` of a non-positive argument is printed
 as ``exp2`` (:func:`decaying_exp_as_exp2`); a two-branch Piecewise on a
 threshold of x is a blend of steps instead of ``torch.where``
-(:func:`piecewise_as_blend`); and the product guards go through helpers of the
-generated file (``_finite``, ``_zero_wins_``) with no comparison in eager mode.
+(:func:`piecewise_as_blend`); the product guards go through helpers of the
+generated file (``_finite``, ``_zero_wins_``) with no comparison in eager mode;
+and a result that has the input's dtype for sure is written into a dead
+temporary's buffer (``out=``, :class:`_BufferPool`) instead of a fresh one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import sympy as sp
@@ -174,16 +177,95 @@ class _Emitter:
         for o in outputs:
             for s in getattr(o, "free_symbols", ()):
                 last[s.name] = len(self.ops)
+        pool = _BufferPool(last)
         out = []
         for i, (name, node, _, boolean) in enumerate(self.ops):
             def dead(a, i=i):
                 return isinstance(a, sp.Symbol) and last.get(a.name, -1) <= i
 
             code = None if boolean else self._inplace(name, node, dead)
+            x_like = not boolean and self._x_like(node, pool)
             if code is None:
-                code = f"{name} = {self.printer.doprint(node)}"
+                buf = pool.take() if x_like else None
+                form = None if buf is None else self._out_form(node, buf)
+                if form is None:
+                    pool.give_back(buf)
+                    code = f"{name} = {self.printer.doprint(node)}"
+                else:
+                    code = f"{name} = {form}"
+                pool.result(name, buf, x_like)
+            else:
+                scratch = re.search(r"_finite\((\w+)\)", code)
+                arg = scratch.group(1) if scratch else None
+                if arg is not None and (arg in ("x", "grad_output") or pool.is_x_like(arg)) \
+                        and (buf := pool.take()) is not None:
+                    # The guard's scratch copy of an input-like operand: into a dead
+                    # buffer, which is free again right after this line.
+                    code = code.replace(f"_finite({arg})", f"_finite({arg}, out={buf})", 1)
+                    pool.give_back(buf)
+                shared = re.match(rf"{name} = (?:_finite_\(|_zero_wins_\()?(_u\d+)[.)]", code)
+                if shared and shared.group(1) in self.owned:
+                    pool.alias(name, shared.group(1))
+                else:
+                    pool.result(name, None, x_like)
+            pool.release_after(i)
             out.append(indent + code)
         return out
+
+    def _x_like(self, node: sp.Basic, pool: _BufferPool) -> bool:
+        """Has the input's dtype for sure: built from x, grad_output, such temps and numbers.
+
+        Parameters are tensors of unknown dtype and shape, so a result that reads
+        one is never written into a reused buffer (a float32 slope on a float16
+        input gives a float32 temporary).
+        """
+        for s in node.free_symbols:
+            if s == self.x or s.name == "grad_output":
+                continue
+            if s.name in self.owned and pool.is_x_like(s.name):
+                continue
+            return False
+        return True
+
+    def _out_form(self, node: sp.Basic, buf: str) -> str | None:
+        """``node`` written into the dead buffer ``buf`` (``out=``), or None if not supported."""
+        p = self.printer.doprint
+        if isinstance(node, sp.Mul):
+            c = sp.Mul(*[a for a in node.args if a.is_number])
+            syms = [a for a in node.args if not a.is_number]
+            if not syms or not all(isinstance(a, sp.Symbol) for a in syms):
+                return None
+            if len(syms) == 1:
+                head = f"torch.mul({p(syms[0])}, {float_literal(c)}, out={buf})"
+                return head
+            head = f"torch.mul({p(syms[0])}, {p(syms[1])}, out={buf})"
+            chain = "".join(f".mul_({p(a)})" for a in syms[2:])
+            return head + chain + ("" if c == 1 else f".mul_({float_literal(c)})")
+        if isinstance(node, sp.Pow) and node.exp == 2 and isinstance(node.base, sp.Symbol):
+            return f"torch.mul({p(node.base)}, {p(node.base)}, out={buf})"
+        if isinstance(node, sp.Add):
+            syms = [a for a in node.args if isinstance(a, sp.Symbol)]
+            nums = [a for a in node.args if a.is_number]
+            if not syms or len(syms) + len(nums) != len(node.args):
+                return None
+            first, *rest = syms + [sp.Add(*nums)] if nums else syms
+            if not rest:
+                return None
+            head = f"torch.add({p(first)}, {p(rest[0])}, out={buf})"
+            return head + "".join(f".add_({p(a)})" for a in rest[1:])
+        if type(node) in _OUT_UNARY and isinstance(node.args[0], sp.Symbol):
+            return f"{_OUT_UNARY[type(node)]}({p(node.args[0])}, out={buf})"
+        if isinstance(node, (sp.Max, sp.Min)) and len(node.args) == 2:
+            nums = [a for a in node.args if a.is_number]
+            syms = [a for a in node.args if isinstance(a, sp.Symbol)]
+            if len(nums) != 1 or len(syms) != 1:
+                return None
+            kw = "min" if isinstance(node, sp.Max) else "max"
+            return f"torch.clamp({p(syms[0])}, {kw}={float_literal(nums[0])}, out={buf})"
+        if isinstance(node, sp.Heaviside) and node.args[1:] == (sp.S.Zero,) \
+                and isinstance(node.args[0], sp.Symbol):
+            return f"torch.clamp({p(node.args[0])}, 0.0, 1.0, out={buf}).ceil_()"
+        return None
 
     def _fused_sum(self, name: str, node: sp.Add, target, dead) -> str:
         """A sum with products folded in: ``u.addcmul_(a, b, value=c)...``."""
@@ -286,6 +368,76 @@ class _Emitter:
                 prod = f"({p(first)}*{p(cof)})" + "".join(f".mul_({p(z)})" for z in rest)
             return f"{name} = _zero_wins_({prod}, {', '.join(p(z) for z in zeros)})"
         return None
+
+
+_OUT_UNARY = {
+    sp.exp: "torch.exp",
+    exp2: "torch.exp2",
+    expm1: "torch.expm1",
+    log1p: "torch.log1p",
+    sigmoid: "torch.sigmoid",
+    sp.tanh: "torch.tanh",
+    sp.erf: "torch.special.erf",
+    sp.erfc: "torch.special.erfc",
+    erfc_: "torch.special.erfc",
+    sp.Abs: "torch.abs",
+    sp.log: "torch.log",
+    sp.sin: "torch.sin",
+    sp.cos: "torch.cos",
+}
+
+
+class _BufferPool:
+    """Which input-like temporaries' buffers are dead, so that a new result can reuse one.
+
+    Eager PyTorch allocates every out-of-place result; on a CPU a fresh buffer
+    is often fresh pages from the OS (page faults) once the heap has been
+    trimmed, which costs more than the kernel at 2^16..2^20 elements. Names
+    that alias one buffer (in-place chains) are tracked together: a buffer is
+    free once every name on it is dead.
+    """
+
+    def __init__(self, last: dict[str, int]) -> None:
+        self.last = last
+        self.buffer: dict[str, str] = {}  # temp name -> buffer (the name that allocated it)
+        self.x_like: dict[str, bool] = {}  # buffer -> holds the input's dtype
+        self.free: list[str] = []
+
+    def is_x_like(self, name: str) -> bool:
+        return self.x_like.get(self.buffer.get(name, ""), False)
+
+    def take(self) -> str | None:
+        return self.free.pop(0) if self.free else None
+
+    def give_back(self, buf: str | None) -> None:
+        if buf is not None:
+            self.free.insert(0, buf)
+
+    def result(self, name: str, buf: str | None, x_like: bool) -> None:
+        if buf is None:
+            self.buffer[name] = name
+            self.x_like[name] = x_like
+        else:
+            self.buffer[name] = self.buffer.get(buf, buf)
+            # out= keeps the buffer's dtype: it was input-like and so is the result.
+
+    def alias(self, name: str, target: str) -> None:
+        self.buffer[name] = self.buffer.get(target, target)
+
+    def release_after(self, i: int) -> None:
+        """Free the buffers whose every name is last used at op ``i`` or before."""
+        names: dict[str, list[str]] = {}
+        for n, b in self.buffer.items():
+            names.setdefault(b, []).append(n)
+        for b, ns in names.items():
+            if b in self.free or not self.x_like.get(b, False):
+                continue
+            if all(self.last.get(n, -1) <= i for n in ns) and max(
+                self.last.get(n, -1) for n in ns
+            ) == i:
+                self.free.append(b)
+                for n in ns:
+                    self.last[n] = -2  # released once
 
 
 def _is_product(node: sp.Basic) -> bool:

@@ -361,19 +361,20 @@ def _torch_block(f: ActivationForm) -> str:
 
 
 _TORCH_HELPERS = '''
-def _finite(a):
+def _finite(a, out=None):
     """``a`` with nan and +-inf as its dtype's largest finite value (+-), for ``T * A`` guards.
 
     In ``T * _finite(A)`` a factor ``T`` that has underflowed to 0 wins over an
     overflowed ``A`` (eafo_sym.codegen.stable.decay_guard). Eager uses one
     nan_to_num pass; under torch.compile the same map is fmin/fmax, because
     Inductor's nan_to_num tests nan one element at a time (about twice the
-    cost of the whole fused kernel) while fmin/fmax vectorise.
+    cost of the whole fused kernel) while fmin/fmax vectorise. ``out``: a dead
+    buffer of ``a``'s dtype and shape to write into (eager only).
     """
     big = torch.finfo(a.dtype).max
     if torch.compiler.is_compiling():
         return torch.fmax(torch.fmin(a, a.new_tensor(big)), a.new_tensor(-big))
-    return torch.nan_to_num(a, nan=big)
+    return torch.nan_to_num(a, nan=big, out=out)
 
 
 def _finite_(a):
