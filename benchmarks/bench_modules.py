@@ -7,7 +7,7 @@ generated form costs, so that users know to keep torch.nn for the base
 activations and use the generated modules for the derived ones (CRReLU and the
 ``eafo_*`` corrections), which torch does not have.
 
-Forward+backward, interleaved, minimum over repeats, 2 threads. Writes
+Forward+backward, interleaved in a random order, minimum over repeats, 2 threads. Writes
 ``benchmarks/results/modules_bench.md``. Run::
 
     python benchmarks/bench_modules.py            # 2^16 and 2^20 elements
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
+from bench_crrelu import time_size  # run as a script: benchmarks/ is on sys.path
 
 from eafo_sym import nn as gen
 
@@ -45,29 +45,11 @@ TORCH_NN = {
 }
 
 
-def step(mod, x, g):
-    y = mod(x)
-    y.backward(g)
-    x.grad = None
-    for p in mod.parameters():
-        p.grad = None
-
-
 def compare(name, n, repeats):
     """Best seconds of (generated, torch.nn) for one activation at n elements."""
-    torch.manual_seed(0)
-    x = torch.randn(n, requires_grad=True)
-    g = torch.randn(n)
-    mods = (gen.ACTIVATIONS[name](), TORCH_NN[name]())
-    for m in mods:
-        step(m, x, g)
-    best = [float("inf"), float("inf")]
-    for _ in range(repeats):
-        for i, m in enumerate(mods):
-            t0 = time.perf_counter()
-            step(m, x, g)
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
+    mods = {"generated": gen.ACTIVATIONS[name](), "torch.nn": TORCH_NN[name]()}
+    best = time_size(mods, n, repeats)  # the CRReLU benchmark's loop: same method
+    return [best["generated"], best["torch.nn"]]
 
 
 def main(argv=None) -> int:
