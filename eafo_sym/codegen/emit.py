@@ -23,7 +23,6 @@ temporary's buffer (``out=``, :class:`_BufferPool`) instead of a fresh one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import sympy as sp
@@ -32,7 +31,7 @@ from sympy.codegen.cfunctions import exp2, expm1, log1p
 from .printers import float_literal
 from .stable import decay_guard, erfc_, sigmoid, zero_guard
 
-__all__ = ["emit", "decaying_exp_as_exp2"]
+__all__ = ["emit", "decaying_exp_as_exp2", "piecewise_as_blend"]
 
 _UNARY_INPLACE = {
     sp.exp: "exp_",
@@ -177,42 +176,35 @@ class _Emitter:
         for o in outputs:
             for s in getattr(o, "free_symbols", ()):
                 last[s.name] = len(self.ops)
-        pool = _BufferPool(last)
+        self._pool = pool = _BufferPool(last)
         out = []
         for i, (name, node, _, boolean) in enumerate(self.ops):
             def dead(a, i=i):
                 return isinstance(a, sp.Symbol) and last.get(a.name, -1) <= i
 
-            code = None if boolean else self._inplace(name, node, dead)
-            x_like = not boolean and self._x_like(node, pool)
-            if code is None:
+            x_like = not boolean and self._x_like(node)
+            written = None if boolean else self._inplace(name, node, dead)
+            if written is None:
                 buf = pool.take() if x_like else None
                 form = None if buf is None else self._out_form(node, buf)
                 if form is None:
-                    pool.give_back(buf)
+                    pool.give_back(buf)  # no out= form: a fresh tensor after all
+                    buf = None
                     code = f"{name} = {self.printer.doprint(node)}"
                 else:
                     code = f"{name} = {form}"
                 pool.result(name, buf, x_like)
             else:
-                scratch = re.search(r"_finite\((\w+)\)", code)
-                arg = scratch.group(1) if scratch else None
-                if arg is not None and (arg in ("x", "grad_output") or pool.is_x_like(arg)) \
-                        and (buf := pool.take()) is not None:
-                    # The guard's scratch copy of an input-like operand: into a dead
-                    # buffer, which is free again right after this line.
-                    code = code.replace(f"_finite({arg})", f"_finite({arg}, out={buf})", 1)
-                    pool.give_back(buf)
-                shared = re.match(rf"{name} = (?:_finite_\(|_zero_wins_\()?(_u\d+)[.)]", code)
-                if shared and shared.group(1) in self.owned:
-                    pool.alias(name, shared.group(1))
+                code, into = written
+                if into is not None:
+                    pool.alias(name, into.name)
                 else:
                     pool.result(name, None, x_like)
             pool.release_after(i)
             out.append(indent + code)
         return out
 
-    def _x_like(self, node: sp.Basic, pool: _BufferPool) -> bool:
+    def _x_like(self, node: sp.Basic) -> bool:
         """Has the input's dtype for sure: built from x, grad_output, such temps and numbers.
 
         Parameters are tensors of unknown dtype and shape, so a result that reads
@@ -222,10 +214,23 @@ class _Emitter:
         for s in node.free_symbols:
             if s == self.x or s.name == "grad_output":
                 continue
-            if s.name in self.owned and pool.is_x_like(s.name):
+            if s.name in self.owned and self._pool.is_x_like(s.name):
                 continue
             return False
         return True
+
+    def _finite_call(self, cof: sp.Basic) -> str:
+        """``_finite(cof)``; an input-like symbol's scratch copy goes into a dead buffer.
+
+        The buffer is free again right after the line: the copy is consumed at once.
+        """
+        p = self.printer.doprint
+        if isinstance(cof, sp.Symbol) and self._x_like(cof):
+            buf = self._pool.take()
+            if buf is not None:
+                self._pool.give_back(buf)
+                return f"_finite({p(cof)}, out={buf})"
+        return f"_finite({p(cof)})"
 
     def _out_form(self, node: sp.Basic, buf: str) -> str | None:
         """``node`` written into the dead buffer ``buf`` (``out=``), or None if not supported."""
@@ -267,8 +272,8 @@ class _Emitter:
             return f"torch.clamp({p(node.args[0])}, 0.0, 1.0, out={buf}).ceil_()"
         return None
 
-    def _fused_sum(self, name: str, node: sp.Add, target, dead) -> str:
-        """A sum with products folded in: ``u.addcmul_(a, b, value=c)...``."""
+    def _fused_sum(self, name: str, node: sp.Add, target, dead) -> tuple[str, sp.Symbol | None]:
+        """A sum with products folded in: ``u.addcmul_(a, b, value=c)...``, and ``u``."""
         p = self.printer.doprint
 
         def factors(prod: sp.Basic) -> str:
@@ -276,7 +281,7 @@ class _Emitter:
                 t, cof = prod.args
                 own = isinstance(cof, sp.Symbol) and self._ownable(cof, not dead(cof)) \
                     and cof != t
-                return f"{'_finite_' if own else '_finite'}({p(cof)}), {p(t)}"
+                return f"{f'_finite_({p(cof)})' if own else self._finite_call(cof)}, {p(t)}"
             c = sp.Mul(*[a for a in prod.args if a.is_number])
             a, b = (p(f) for f in prod.args if not f.is_number)
             return f"{a}, {b}" if c == 1 else f"{a}, {b}, value={float_literal(c)}"
@@ -294,9 +299,15 @@ class _Emitter:
             code = f"torch.addcmul({p(base)}, {factors(prods.pop(0))})"
         code += "".join(f".addcmul_({factors(q)})" for q in prods)
         code += "".join(f".add_({p(a)})" for a in rest)
-        return f"{name} = {code}"
+        return f"{name} = {code}", head
 
-    def _inplace(self, name: str, node: sp.Basic, dead) -> str | None:
+    def _inplace(self, name: str, node: sp.Basic, dead) -> tuple[str, sp.Symbol | None] | None:
+        """The line for ``node`` written into an owned temporary, and that temporary.
+
+        The temporary is None when the line makes a fresh tensor itself (a guard
+        helper on a new product); the whole result is None when ``node`` has no
+        such form, so the caller prints it out of place.
+        """
         p = self.printer.doprint
 
         def target(cands):
@@ -323,50 +334,52 @@ class _Emitter:
                     chain.append(f".mul_({p(c)})")
             else:
                 chain = [f".add_({p(a)})" for a in rest]
-            return f"{name} = {t}" + "".join(chain)
+            return f"{name} = {t}" + "".join(chain), t
         if isinstance(node, sp.Pow):
             t = target([node.base])
             method = {2: "square_", -1: "reciprocal_", sp.S.Half: "sqrt_"}.get(node.exp)
             if t is None or method is None:
                 return None
-            return f"{name} = {t}.{method}()"
+            return f"{name} = {t}.{method}()", t
         if type(node) in _UNARY_INPLACE:
             t = target([node.args[0]])
             if t is None:
                 return None
-            return f"{name} = {t}.{_UNARY_INPLACE[type(node)]}()"
+            return f"{name} = {t}.{_UNARY_INPLACE[type(node)]}()", t
         if isinstance(node, sp.Heaviside) and node.args[1:] == (sp.S.Zero,):
             t = target([node.args[0]])
-            return None if t is None else f"{name} = {t}.clamp_(0.0, 1.0).ceil_()"
+            return None if t is None else (f"{name} = {t}.clamp_(0.0, 1.0).ceil_()", t)
         if isinstance(node, (sp.Max, sp.Min)) and len(node.args) == 2:
             nums = [a for a in node.args if a.is_number]
             syms = [a for a in node.args if not a.is_number]
             if len(nums) != 1 or (t := target(syms)) is None:
                 return None
             kw = "min" if isinstance(node, sp.Max) else "max"
-            return f"{name} = {t}.clamp_({kw}={p(nums[0])})"
+            return f"{name} = {t}.clamp_({kw}={p(nums[0])})", t
         if isinstance(node, decay_guard):
             # _finite/_finite_ (helpers of the generated file) clamp to the dtype's
             # finite range: one vectorised pass in eager and under Inductor, whose
             # nan_to_num lowering tests nan one element at a time (2x the fused kernel).
             t, cof = node.args
             if isinstance(cof, sp.Symbol) and self._ownable(cof, not dead(cof)) and cof != t:
-                return f"{name} = _finite_({cof}).mul_({p(t)})"
+                return f"{name} = _finite_({cof}).mul_({p(t)})", cof
             if isinstance(t, sp.Symbol) and self._ownable(t, not dead(t)) and cof != t:
-                return f"{name} = {t}.mul_(_finite({p(cof)}))"
-            return f"{name} = {p(t)}*_finite({p(cof)})"
+                return f"{name} = {t}.mul_({self._finite_call(cof)})", t
+            return f"{name} = {p(t)}*{self._finite_call(cof)}", None
         if isinstance(node, zero_guard):
             # _zero_wins_ (a helper of the generated file) sets the 0*inf nans of the
             # plain product to 0 without a bool mask: comparisons and masked writes
             # are 5-20x slower than arithmetic in torch's CPU kernels.
             *zeros, cof = node.args
+            into = None
             if isinstance(cof, sp.Symbol) and self._ownable(cof, not dead(cof)) \
                     and cof not in zeros:
+                into = cof
                 prod = f"{cof}" + "".join(f".mul_({p(z)})" for z in zeros)
             else:
                 first, *rest = zeros
                 prod = f"({p(first)}*{p(cof)})" + "".join(f".mul_({p(z)})" for z in rest)
-            return f"{name} = _zero_wins_({prod}, {', '.join(p(z) for z in zeros)})"
+            return f"{name} = _zero_wins_({prod}, {', '.join(p(z) for z in zeros)})", into
         return None
 
 
@@ -399,9 +412,11 @@ class _BufferPool:
 
     def __init__(self, last: dict[str, int]) -> None:
         self.last = last
-        self.buffer: dict[str, str] = {}  # temp name -> buffer (the name that allocated it)
+        self.members: dict[str, list[str]] = {}  # buffer (the name that allocated it) -> names
+        self.buffer: dict[str, str] = {}  # temp name -> its buffer
         self.x_like: dict[str, bool] = {}  # buffer -> holds the input's dtype
         self.free: list[str] = []
+        self.released: set[str] = set()
 
     def is_x_like(self, name: str) -> bool:
         return self.x_like.get(self.buffer.get(name, ""), False)
@@ -414,30 +429,33 @@ class _BufferPool:
             self.free.insert(0, buf)
 
     def result(self, name: str, buf: str | None, x_like: bool) -> None:
+        """``name`` in a fresh buffer (``buf`` None) or written into ``buf`` with out=."""
         if buf is None:
-            self.buffer[name] = name
+            self.members[name] = []
             self.x_like[name] = x_like
+            buf = name
         else:
-            self.buffer[name] = self.buffer.get(buf, buf)
             # out= keeps the buffer's dtype: it was input-like and so is the result.
+            buf = self.buffer.get(buf, buf)
+            self.released.discard(buf)
+        self._join(name, buf)
 
     def alias(self, name: str, target: str) -> None:
-        self.buffer[name] = self.buffer.get(target, target)
+        """``name`` was computed in place on ``target``: the same buffer."""
+        self._join(name, self.buffer.get(target, target))
+
+    def _join(self, name: str, buf: str) -> None:
+        self.buffer[name] = buf
+        self.members.setdefault(buf, []).append(name)
 
     def release_after(self, i: int) -> None:
-        """Free the buffers whose every name is last used at op ``i`` or before."""
-        names: dict[str, list[str]] = {}
-        for n, b in self.buffer.items():
-            names.setdefault(b, []).append(n)
-        for b, ns in names.items():
-            if b in self.free or not self.x_like.get(b, False):
+        """Free the input-like buffers whose every name is last used at op ``i``."""
+        for buf, names in self.members.items():
+            if buf in self.released or not self.x_like.get(buf, False):
                 continue
-            if all(self.last.get(n, -1) <= i for n in ns) and max(
-                self.last.get(n, -1) for n in ns
-            ) == i:
-                self.free.append(b)
-                for n in ns:
-                    self.last[n] = -2  # released once
+            if max(self.last.get(n, -1) for n in names) == i:
+                self.free.append(buf)
+                self.released.add(buf)
 
 
 def _is_product(node: sp.Basic) -> bool:
