@@ -159,12 +159,12 @@ class ActivationForm:
 
     @cached_property
     def forward(self) -> sp.Expr:
-        """The forward expression as printed."""
+        """The forward as printed (torch code also gets the emitter's exp2 and blend forms)."""
         return guard_products(self.stable_expr, X)
 
     @cached_property
     def gradients(self) -> dict[sp.Symbol, sp.Expr]:
-        """d f / d v for x and every parameter, lean, stable and guarded, as printed."""
+        """d f / d v for x and every parameter, lean, stable and guarded, as printed (ditto)."""
         out = {}
         for v in [X, *self.params]:
             d = _torch_subgradient(_lean(sp.diff(self.stable_expr, v)))

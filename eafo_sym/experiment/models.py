@@ -8,6 +8,7 @@ so learnable parameters (CRReLU's ``epsilon``, PReLU's slope) are per layer.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -160,14 +161,17 @@ class TinyViT(nn.Module):
         return self.head(t[:, 0])
 
 
-def _timm_vit(
-    act: type[nn.Module],
-    patch: int = 2,
-    dim: int = 32,
-    depth: int = 2,
-    heads: int = 4,
-    mlp_ratio: float = 2.0,
-) -> nn.Module:
+def _timm_vit(act: type[nn.Module], **size: float) -> nn.Module:
+    """timm's VisionTransformer at TinyViT's sizes: its defaults, so the two cannot drift apart."""
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(TinyViT).parameters.items()
+        if p.default is not p.empty
+    }
+    unknown = sorted(set(size) - set(defaults))
+    if unknown:
+        raise TypeError(f"timm_vit got unexpected size arguments: {', '.join(unknown)}")
+    size = {**defaults, **size}
     try:
         from timm.models.vision_transformer import VisionTransformer
     except Exception as exc:  # ImportError, or a torchvision built for another torch
@@ -177,13 +181,13 @@ def _timm_vit(
     # timm initialises with truncated normals (std 0.02) itself, as the paper did.
     return VisionTransformer(
         img_size=8,
-        patch_size=patch,
+        patch_size=size["patch"],
         in_chans=1,
         num_classes=10,
-        embed_dim=dim,
-        depth=depth,
-        num_heads=heads,
-        mlp_ratio=mlp_ratio,
+        embed_dim=size["dim"],
+        depth=size["depth"],
+        num_heads=size["heads"],
+        mlp_ratio=size["mlp_ratio"],
         act_layer=act,
     )
 
