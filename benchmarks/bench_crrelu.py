@@ -2,7 +2,9 @@
 
 Compared, interleaved at every size (minimum over repeats, 2 threads):
 
-- ``gen eager``:   ``eafo_sym.nn.CRReLU`` (printed from SymPy, analytic backward);
+- ``gen eager``:   ``eafo_sym.nn.CRReLU`` (printed from SymPy as torch ops, analytic backward);
+- ``gen fused``:   ``eafo_sym.fused.CRReLU``: the same forms printed as C++ kernels, one
+  pass forward and one backward (skipped, with a note, if the kernels cannot be built);
 - ``gen compiled``: the same module under ``torch.compile``;
 - ``paper plain``: the paper's pseudocode, ``relu(x) + lr * x * exp(-x**2/2)``;
 - ``F.gelu`` and ``F.relu`` (eager);
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import random
 import subprocess
@@ -88,7 +91,19 @@ def _sympytorch_module():
     return SympyTorchCRReLU, ""
 
 
+def _fused_module():
+    """eafo_sym.fused.CRReLU, or a note saying why the fused kernels are unavailable."""
+    from eafo_sym import fused
+
+    try:
+        fused.load()
+    except RuntimeError as err:
+        return None, f"gen fused skipped: {err}"
+    return fused.CRReLU(), None
+
+
 def candidates():
+    fz, fz_note = _fused_module()
     mods = {
         "gen eager": CRReLU(),
         "gen compiled": torch.compile(CRReLU(), dynamic=False),
@@ -97,10 +112,12 @@ def candidates():
         "F.relu": Relu(),
         "compiled floor": torch.compile(Floor(), dynamic=False),
     }
+    if fz is not None:
+        mods["gen fused"] = fz
     cls, note = _sympytorch_module()
     if cls is not None:
         mods["sympytorch"] = cls()
-    return mods, note
+    return mods, "; ".join(n for n in (note, fz_note) if n)
 
 
 def step(mod, x, g):
@@ -220,6 +237,7 @@ def main(argv=None) -> int:
     goals = {
         k: {
             "eager gen / paper plain": best["gen eager"] / best["paper plain"],
+            "eager fused / paper plain": best.get("gen fused", math.nan) / best["paper plain"],
             "compiled gen / F.gelu eager": best["gen compiled"] / best["F.gelu"],
             "compiled floor / F.gelu eager": best["compiled floor"] / best["F.gelu"],
         }
@@ -267,10 +285,12 @@ def main(argv=None) -> int:
         cells = [f"{best[n] * 1e3:.2f} ({ratios[k][n]:.2f}x)" for n in names]
         md.append(f"| 2^{k} | " + " | ".join(cells) + " |")
     md += ["", "## Goals", "", "| size | eager gen / paper plain (goal <= 0.7) | "
+           "eager fused / paper plain (goal <= 0.7) | "
            "compiled gen / F.gelu eager (goal <= 1.5) | compiled floor / F.gelu eager |",
-           "|---|---|---|---|"]
+           "|---|---|---|---|---|"]
     for k, gl in goals.items():
         md.append(f"| 2^{k} | {gl['eager gen / paper plain']:.2f} | "
+                  f"{gl['eager fused / paper plain']:.2f} | "
                   f"{gl['compiled gen / F.gelu eager']:.2f} | "
                   f"{gl['compiled floor / F.gelu eager']:.2f} |")
     md += ["", "The compiled floor is `x * p` (one learnable scalar) under torch.compile: "

@@ -26,12 +26,14 @@ def test_benchmark_smoke_run_writes_its_tables(tmp_path):
     (goals,) = data["goals"].values()
     assert set(goals) == {
         "eager gen / paper plain",
+        "eager fused / paper plain",
         "compiled gen / F.gelu eager",
         "compiled floor / F.gelu eager",
     }
     assert all(v > 0 for v in goals.values())
     # Memory is measured, not assumed: the generated module saves one input size.
     assert data["saved_input_sizes"]["gen eager"] == pytest.approx(1.0, abs=1e-3)  # x and 0-dim eps
+    assert data["saved_input_sizes"]["gen fused"] == pytest.approx(1.0, abs=1e-3)
     assert data["saved_input_sizes"]["paper plain"] > 1.0
     md = (tmp_path / "crrelu_bench.md").read_text()
     assert "compiled floor / F.gelu eager" in md

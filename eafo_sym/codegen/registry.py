@@ -15,13 +15,19 @@ from pathlib import Path
 from .. import activations
 from .source import DEFAULT_COMMAND, ActivationForm, numpy_source, torch_source
 
-__all__ = ["LEARNABLE", "registry_forms", "nn_source", "NN_PATH"]
+__all__ = ["LEARNABLE", "registry_forms", "nn_source", "backend_source", "NN_PATH", "CPP_PATH"]
 
 #: Base (non-derived) activations whose parameters are learned, as in torch.nn.
 LEARNABLE = frozenset({"prelu"})
 
 #: Where ``eafo-sym codegen`` writes the torch modules by default.
 NN_PATH = Path(__file__).resolve().parent.parent / "nn.py"
+
+#: Where ``eafo-sym codegen --backend cpp`` writes the fused kernels (:mod:`eafo_sym.fused`).
+CPP_PATH = Path(__file__).resolve().parent.parent / "csrc" / "fused.cpp"
+
+#: Default output per backend when every activation is printed (None: stdout).
+DEFAULT_PATHS = {"torch": NN_PATH, "cpp": CPP_PATH}
 
 
 def registry_forms(names: Sequence[str] | None = None) -> list[ActivationForm]:
@@ -67,7 +73,11 @@ def nn_source(names: Sequence[str] | None = None, command: str = DEFAULT_COMMAND
 def backend_source(
     backend: str, names: Sequence[str] | None = None, command: str = DEFAULT_COMMAND
 ) -> str:
-    """Source for ``backend`` ("torch", "numpy" or "jax") and the named activations."""
+    """Source for ``backend`` ("torch", "cpp", "numpy" or "jax") and the named activations."""
     if backend == "torch":
         return nn_source(names, command)
+    if backend == "cpp":
+        from .cpp import cpp_source
+
+        return cpp_source(registry_forms(names), command=command)
     return numpy_source(registry_forms(names), backend=backend, command=command)

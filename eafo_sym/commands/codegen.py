@@ -1,4 +1,4 @@
-"""``eafo-sym codegen``: print activations as torch, NumPy or JAX source files."""
+"""``eafo-sym codegen``: print activations as torch, C++ (fused kernels), NumPy or JAX source."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import shlex
 import sys
 
 NAME = "codegen"
-HELP = "generate torch/NumPy/JAX activation code from the closed forms (default: eafo_sym/nn.py)"
+HELP = (
+    "generate torch/C++/NumPy/JAX activation code from the closed forms "
+    "(default: eafo_sym/nn.py)"
+)
 EXAMPLE = "eafo-sym codegen --backend numpy --activation crrelu gelu -o acts_np.py"
 ORDER = 80
 
@@ -16,16 +19,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags: --backend, -o/--output, --force, --activation."""
     p.add_argument(
         "--backend",
-        choices=["torch", "numpy", "jax"],
+        choices=["torch", "cpp", "numpy", "jax"],
         default="torch",
-        help="target library (default: torch)",
+        help="target (default: torch; cpp: the fused CPU kernels of eafo_sym.fused)",
     )
     p.add_argument(
         "-o",
         "--output",
         metavar="FILE",
-        help="file to write, '-' for stdout (default: eafo_sym/nn.py for torch with all "
-        "activations, stdout otherwise)",
+        help="file to write, '-' for stdout (default with all activations: eafo_sym/nn.py "
+        "for torch, eafo_sym/csrc/fused.cpp for cpp; stdout otherwise)",
     )
     p.add_argument(
         "--force",
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate and write (or print) the source."""
     from .. import activations
     from ..codegen.files import write_generated
-    from ..codegen.registry import NN_PATH, backend_source
+    from ..codegen.registry import DEFAULT_PATHS, backend_source
 
     names = None
     if args.activation:
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         names = sorted(set(args.activation))
     out = args.output
     if out is None:
-        out = str(NN_PATH) if args.backend == "torch" and names is None else "-"
+        default = DEFAULT_PATHS.get(args.backend)
+        out = str(default) if default is not None and names is None else "-"
     text = backend_source(args.backend, names, command=_command_line(args))
     if out == "-":
         sys.stdout.write(text)

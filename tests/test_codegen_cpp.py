@@ -1,0 +1,133 @@
+"""The C++ kernel printer (``eafo_sym.codegen.cpp``): printed forms, errors, the committed file.
+
+These tests need no compiler; ``tests/test_fused.py`` builds and runs the kernels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from eafo_sym import eps, x
+from eafo_sym.cli import main
+from eafo_sym.codegen import ActivationForm, UnsupportedNodeError
+from eafo_sym.codegen.cpp import VecPrinter, cpp_source, source_digest
+from eafo_sym.codegen.registry import CPP_PATH, backend_source, registry_forms
+from eafo_sym.codegen.stable import decay_guard, sigmoid, softplus, zero_guard
+
+CPP_COMMAND = "eafo-sym codegen --backend cpp"
+a = sp.Symbol("alpha", positive=True)
+
+
+def test_committed_cpp_is_up_to_date():
+    fresh = backend_source("cpp", command=CPP_COMMAND)
+    assert fresh == Path(CPP_PATH).read_text(encoding="utf-8"), (
+        "eafo_sym/csrc/fused.cpp is stale: run `eafo-sym codegen --backend cpp`"
+    )
+
+
+def test_every_registered_activation_has_its_three_kernels():
+    text = Path(CPP_PATH).read_text(encoding="utf-8")
+    for f in registry_forms():
+        for fn in ["fwd", "bwd_x", *(["bwd"] if f.params else [])]:
+            assert f'm.def("{f.name}_{fn}", &{f.name}_{fn}' in text, (f.name, fn)
+
+
+def _p(e, **names):
+    return VecPrinter({sp.Symbol(k): v for k, v in names.items()}).doprint(e)
+
+
+def test_numbers_fold_to_double_literals():
+    assert _p(sp.sqrt(2) * x) == "V(T(1.4142135623730951))*x"
+    assert _p(sp.Rational(1, 3)) == "V(T(0.3333333333333333))"
+    assert _p(sp.oo * x) == "V(T(std::numeric_limits<double>::infinity()))*x"
+
+
+def test_max_min_propagate_nan_and_nest():
+    assert _p(sp.Max(0, x)) == "at::vec::maximum(V(T(0.0)), x)"
+    b = sp.Symbol("b")
+    assert _p(sp.Min(0, x, b)) == "at::vec::minimum(at::vec::minimum(V(T(0.0)), b), x)"
+
+
+def test_heaviside_is_torchs_clamp_ceil_step():
+    assert _p(sp.Heaviside(x, 0)) == (
+        "at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()"
+    )
+    # Another value at 0 is blended in where the argument is exactly 0.
+    assert _p(sp.Heaviside(x)).startswith("V::blendv(at::vec::minimum(")
+
+
+def test_piecewise_is_a_blend_with_its_default_last():
+    e = sp.Piecewise((x, x > 0), (a * x, x < -1), (2 * x, True))
+    assert _p(e) == (
+        "V::blendv(V::blendv(V(T(2.0))*x, alpha*x, (x < V(T(-1.0)))), x, (x > V(T(0.0))))"
+    )
+    both = sp.Piecewise((x, (x > 0) & (x < 1)), (0, True))
+    assert "((x > V(T(0.0))) & (x < V(T(1.0))))" in _p(both)
+    with pytest.raises(UnsupportedNodeError, match="default branch"):
+        _p(sp.Piecewise((x, x > 0)))
+
+
+def test_powers_and_quotients():
+    assert _p(x**3) == "(x*x*x)"
+    assert _p(1 / x**2) == "(V(T(1)) / (x*x))"
+    assert _p(x / (1 + x)) == "(x / (V(T(1.0)) + x))"
+    assert _p(x / (a * (1 + x))) == "(x / (alpha*(V(T(1.0)) + x)))"
+    assert _p(sp.sqrt(x)) == "x.sqrt()"
+    assert _p(x ** sp.Rational(-1, 2)) == "x.rsqrt()"
+
+
+def test_stable_primitives_and_guards():
+    assert _p(sigmoid(x)) == "(V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()))"
+    assert _p(softplus(x)) == (
+        "(at::vec::maximum(x, V(T(0))) + (x).abs().neg().exp().log1p())"
+    )
+    assert _p(decay_guard(sp.exp(-x), x**2)) == "((V(T(-1.0))*x).exp()*eafo_finite((x*x)))"
+    assert _p(zero_guard(sigmoid(x), x)) == (
+        "(eafo_nan_to_zero((V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()))*x)"
+        " + eafo_nan_or_zero((V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()))))"
+    )
+
+
+def test_method_calls_bind_to_the_whole_operand():
+    # (x + 1).exp(), not x + 1.exp(); (2*x).tanh(), not 2*x.tanh()
+    assert _p(sp.exp(x + 1)) == "(V(T(1.0)) + x).exp()"
+    assert _p(sp.tanh(2 * x)) == "(V(T(2.0))*x).tanh()"
+
+
+def test_unsupported_nodes_are_named():
+    with pytest.raises(UnsupportedNodeError, match=r"gamma\(x\)"):
+        _p(sp.gamma(x))
+    with pytest.raises(UnsupportedNodeError, match="I"):
+        _p(sp.I * x)
+
+
+def test_parameter_only_temporaries_are_hoisted_out_of_the_loop():
+    f = ActivationForm("scaled", x / a + eps * x * sp.exp(-x / a), {a: 2.0, eps: 0.1})
+    src = cpp_source([f])
+    body = src[src.index("void scaled_fwd_k") : src.index("auto body")]
+    assert "const V inv0 = (V(T(1)) / p_alpha);" in body, body
+    assert "/" not in src[src.index("auto body") : src.index("at::parallel_for")]
+
+
+def test_source_is_deterministic_and_digest_tracks_it():
+    forms = registry_forms(["crrelu", "gelu"])
+    one, two = cpp_source(forms), cpp_source(list(reversed(forms)))
+    assert one == two
+    assert source_digest(one) == source_digest(two) != source_digest(one + " ")
+
+
+def test_cli_writes_cpp_and_refuses_foreign_files(tmp_path, capsys):
+    out = tmp_path / "k.cpp"
+    argv = ["codegen", "--backend", "cpp", "--activation", "crrelu", "-o", str(out)]
+    assert main(argv) == 0
+    text = out.read_text()
+    assert text.startswith("// @generated by eafo-sym codegen")
+    assert "// Regenerate with: eafo-sym codegen --backend cpp -o" in text
+    assert main(argv) == 0 and "unchanged" in capsys.readouterr().err
+    mine = tmp_path / "mine.cpp"
+    mine.write_text("int main() {}\n")
+    assert main(["codegen", "--backend", "cpp", "-o", str(mine)]) == 2
+    assert "not generated" in capsys.readouterr().err
