@@ -56,4 +56,6 @@ def test_module_benchmark_smoke_run(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     md = (tmp_path / "modules_bench.md").read_text()
-    assert md.count("x |") == 12  # one row per base activation with a torch.nn twin
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ") and ln.endswith("x |")]
+    assert len(rows) == 12  # one row per base activation with a torch.nn twin
+    assert all(ln.count("x |") == 2 for ln in rows)  # generated and fused, per size
