@@ -15,9 +15,12 @@ under ``TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``).
 :func:`load` builds ahead of time, :func:`available` tells whether a build
 works here without raising.
 
->>> from eafo_sym.fused import CRReLU          # doctest: +SKIP
->>> CRReLU()(torch.randn(8)).shape             # doctest: +SKIP
-torch.Size([8])
+>>> from eafo_sym.fused import CRReLU, eligible
+>>> half = torch.ones(3, dtype=torch.float16)
+>>> eligible(half, ())                    # float16: the printed torch code runs, no build
+False
+>>> CRReLU()(half).dtype
+torch.float16
 """
 
 from __future__ import annotations
@@ -206,9 +209,5 @@ def get_act_layer(name):
     """The fused class registered as ``name``; classes pass through (timm's convention)."""
     if isinstance(name, type):
         return name
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}"
-        ) from None
+    _nn.get_act_layer(name)  # an unknown name: the same ValueError as eafo_sym.nn's
+    return ACTIVATIONS[name]

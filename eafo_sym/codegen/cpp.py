@@ -27,7 +27,7 @@ propagate nan, as ``torch.clamp`` does.
 >>> import sympy as sp
 >>> from eafo_sym import x
 >>> VecPrinter().doprint(sp.Max(0, x) + x * sp.exp(-x**2 / 2))
-'(at::vec::maximum(x, V(T(0.0))) + x*(V(T(-0.5))*(x*x)).exp())'
+'(x*(V(T(-0.5))*(x*x)).exp() + at::vec::maximum(V(T(0.0)), x))'
 """
 
 from __future__ import annotations
