@@ -41,13 +41,12 @@ from sympy.codegen.cfunctions import expm1
 
 from .._symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
 from .printers import UnsupportedNodeError
-from .source import DEFAULT_COMMAND, ActivationForm, _header
+from .source import _G as GRAD_OUTPUT  # backward's incoming gradient; ``g`` in the kernels
+from .source import DEFAULT_COMMAND, ActivationForm, _header, _hoist_guard_factors
 from .stable import decay_guard, erfc_, sigmoid, softplus, zero_guard
 
 __all__ = ["VecPrinter", "cpp_source", "source_digest", "GRAD_OUTPUT"]
 
-#: The gradient flowing into backward, as a SymPy symbol (``g`` in the kernels).
-GRAD_OUTPUT = sp.Symbol("grad_output", real=True)
 
 # Elements per parallel chunk: below two chunks at::parallel_for runs inline,
 # which is faster than waking a thread for less than ~30 us of work.
@@ -353,12 +352,15 @@ def _hoist_reciprocals(
 
 
 def _body(
-    exprs: Sequence[sp.Expr], printer: VecPrinter, tag: str
+    exprs: Sequence[sp.Expr], printer: VecPrinter
 ) -> tuple[list[str], list[str], list[str]]:
     """CSE into (hoisted lines, per-element lines, results); x- and g-free parts are hoisted."""
     exprs, hoisted = _hoist_reciprocals(exprs, printer)
-    syms = sp.numbered_symbols(f"{tag}")
+    syms = sp.numbered_symbols("t")
     repl, reduced = sp.cse(list(exprs), symbols=syms, order="canonical")
+    # A zero_guard prints each zero factor twice (in the product and in its nan
+    # check): give it a temporary, as the torch and NumPy printers do.
+    repl, reduced = _hoist_guard_factors(repl, reduced, syms)
     lines: list[str] = []
     varying: set[sp.Symbol] = {X, GRAD_OUTPUT}
     for s, e in repl:
@@ -377,7 +379,7 @@ def _param_lines(f: ActivationForm) -> list[str]:
 def _elementwise(name: str, f: ActivationForm, expr: sp.Expr, with_g: bool) -> list[str]:
     """A kernel writing ``expr`` per element (the forward, or grad_output * df/dx)."""
     printer = VecPrinter(_symbols_for(f))
-    hoisted, lines, (res,) = _body([expr], printer, "t")
+    hoisted, lines, (res,) = _body([expr], printer)
     args = "const V& x, const V& g" if with_g else "const V& x"
     loads = "V::loadu(x_ + i{n}), V::loadu(g_ + i{n})" if with_g else "V::loadu(x_ + i{n})"
     gptr = "const T* __restrict g_, " if with_g else ""
@@ -411,7 +413,7 @@ def _reducing(name: str, f: ActivationForm, exprs: Sequence[sp.Expr]) -> list[st
     """The full backward: grad_x per element and every parameter gradient summed."""
     k = len(exprs) - 1
     printer = VecPrinter(_symbols_for(f))
-    hoisted, lines, res = _body(exprs, printer, "t")
+    hoisted, lines, res = _body(exprs, printer)
     acc_t = f"std::array<double, {k}>"
     return [
         "template <typename T>",

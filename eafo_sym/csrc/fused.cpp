@@ -578,7 +578,8 @@ void eafo_silu_fwd_k(const T* __restrict x_, T* __restrict out_,
     const V t2 = (x*x);
     const V t3 = V(T(5.0))*x;
     const V t4 = (t0*t0);
-    return ((eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0)) + ((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t1 + t2 + (V(T(2.0))*t4) + (eafo_nan_to_zero(t0*(V(T(-2.0))*t2)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t0*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero((t0*t0*t0)*(V(T(-1.0))*t1)) + eafo_nan_or_zero((t0*t0*t0))) + (eafo_nan_to_zero(t4*t2) + eafo_nan_or_zero(t4)) + (eafo_nan_to_zero(t4*t3) + eafo_nan_or_zero(t4)) - (V(T(4.0))*t0)))));
+    const V t5 = (t0*t0*t0);
+    return ((eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0)) + ((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t1 + t2 + (V(T(2.0))*t4) + (eafo_nan_to_zero(t0*(V(T(-2.0))*t2)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t0*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t4*t2) + eafo_nan_or_zero(t4)) + (eafo_nan_to_zero(t4*t3) + eafo_nan_or_zero(t4)) + (eafo_nan_to_zero(t5*(V(T(-1.0))*t1)) + eafo_nan_or_zero(t5)) - (V(T(4.0))*t0)))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -608,7 +609,12 @@ void eafo_silu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __rest
     const V t7 = V(T(2.0))*t6;
     const V t8 = (t0*t0);
     const V t9 = (V(T(2.0)) + t6);
-    return g*((eafo_nan_to_zero(t0*(V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)))*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero((V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1))))) + ((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t2 + (eafo_nan_to_zero((t2 + t9 + (eafo_nan_to_zero(t0*(V(T(-4.0)) - t5 - t7)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t3*(V(T(-1.0))*t2)) + eafo_nan_or_zero(t3)) + (eafo_nan_to_zero(t8*(t5 + t9)) + eafo_nan_or_zero(t8)))*(V(T(1.0)) - x)) + eafo_nan_or_zero((t2 + t9 + (eafo_nan_to_zero(t0*(V(T(-4.0)) - t5 - t7)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t3*(V(T(-1.0))*t2)) + eafo_nan_or_zero(t3)) + (eafo_nan_to_zero(t8*(t5 + t9)) + eafo_nan_or_zero(t8))))) + (eafo_nan_to_zero(t0*(t4 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t5)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t7)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x))*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero((t4 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t5)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t7)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x)))) + (eafo_nan_to_zero(t3*(V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1)))*V(T(-2.0))) + eafo_nan_or_zero(t3) + eafo_nan_or_zero((V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1))))) + (eafo_nan_to_zero(t8*(V(T(9.0)) + t2 + (eafo_nan_to_zero(t1*t7) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t4)*V(T(1.0))) + eafo_nan_or_zero(t8) + eafo_nan_or_zero((V(T(9.0)) + t2 + (eafo_nan_to_zero(t1*t7) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t4)))))));
+    const V t10 = (t2 + t9 + (eafo_nan_to_zero(t0*(V(T(-4.0)) - t5 - t7)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t3*(V(T(-1.0))*t2)) + eafo_nan_or_zero(t3)) + (eafo_nan_to_zero(t8*(t5 + t9)) + eafo_nan_or_zero(t8)));
+    const V t11 = (t4 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t5)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t7)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x));
+    const V t12 = (V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1)));
+    const V t13 = (V(T(9.0)) + t2 + (eafo_nan_to_zero(t1*t7) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t4);
+    const V t14 = (V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
+    return g*((eafo_nan_to_zero(t0*t14*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t14)) + ((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t2 + (eafo_nan_to_zero(t10*(V(T(1.0)) - x)) + eafo_nan_or_zero(t10)) + (eafo_nan_to_zero(t0*t11*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t11)) + (eafo_nan_to_zero(t3*t12*V(T(-2.0))) + eafo_nan_or_zero(t3) + eafo_nan_or_zero(t12)) + (eafo_nan_to_zero(t8*t13*V(T(1.0))) + eafo_nan_or_zero(t8) + eafo_nan_or_zero(t13))))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -642,7 +648,12 @@ std::array<double, 1> eafo_silu_bwd_k(const T* __restrict x_, const T* __restric
     const V t11 = (eafo_nan_to_zero(t9*(t10 + t6)) + eafo_nan_or_zero(t9));
     const V t12 = (eafo_nan_to_zero(t4*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t4));
     const V t13 = (eafo_nan_to_zero(t0*(V(T(-4.0)) - t6 - t8)) + eafo_nan_or_zero(t0));
-    return {g*((eafo_nan_to_zero(t0*(V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)))*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero((V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1))))) + (t2*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t3 + (eafo_nan_to_zero((t10 + t11 + t12 + t13 + t3)*(V(T(1.0)) - x)) + eafo_nan_or_zero((t10 + t11 + t12 + t13 + t3))) + (eafo_nan_to_zero(t0*(t5 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t6)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t8)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x))*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero((t5 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t6)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t8)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x)))) + (eafo_nan_to_zero(t4*(V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1)))*V(T(-2.0))) + eafo_nan_or_zero(t4) + eafo_nan_or_zero((V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1))))) + (eafo_nan_to_zero(t9*(V(T(9.0)) + t3 + (eafo_nan_to_zero(t1*t8) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t5)*V(T(1.0))) + eafo_nan_or_zero(t9) + eafo_nan_or_zero((V(T(9.0)) + t3 + (eafo_nan_to_zero(t1*t8) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t5))))))), g*(t2*eafo_finite((V(T(1.0)) + (V(T(0.5))*t11) + (V(T(0.5))*t12) + (V(T(0.5))*t13) + (V(T(0.5))*t7) + x)))};
+    const V t14 = (t10 + t11 + t12 + t13 + t3);
+    const V t15 = (t5 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t6)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t8)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x));
+    const V t16 = (V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1)));
+    const V t17 = (V(T(9.0)) + t3 + (eafo_nan_to_zero(t1*t8) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t5);
+    const V t18 = (V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
+    return {g*((eafo_nan_to_zero(t0*t18*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t18)) + (t2*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t3 + (eafo_nan_to_zero(t14*(V(T(1.0)) - x)) + eafo_nan_or_zero(t14)) + (eafo_nan_to_zero(t0*t15*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t15)) + (eafo_nan_to_zero(t4*t16*V(T(-2.0))) + eafo_nan_or_zero(t4) + eafo_nan_or_zero(t16)) + (eafo_nan_to_zero(t9*t17*V(T(1.0))) + eafo_nan_or_zero(t9) + eafo_nan_or_zero(t17)))))), g*(t2*eafo_finite((V(T(1.0)) + (V(T(0.5))*t11) + (V(T(0.5))*t12) + (V(T(0.5))*t13) + (V(T(0.5))*t7) + x)))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
@@ -978,7 +989,8 @@ void gelu_fwd_k(const T* __restrict x_, T* __restrict out_,
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x) -> V {
     const V t0 = V(T(0.5))*x;
-    return (eafo_nan_to_zero((V(T(-1.4142135623730951))*t0).erfc()*t0) + eafo_nan_or_zero((V(T(-1.4142135623730951))*t0).erfc()));
+    const V t1 = (V(T(-1.4142135623730951))*t0).erfc();
+    return (eafo_nan_to_zero(t1*t0) + eafo_nan_or_zero(t1));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1103,7 +1115,8 @@ void mish_fwd_k(const T* __restrict x_, T* __restrict out_,
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x) -> V {
-    return (eafo_nan_to_zero((at::vec::maximum(x, V(T(0))) + (x).abs().neg().exp().log1p()).tanh()*x) + eafo_nan_or_zero((at::vec::maximum(x, V(T(0))) + (x).abs().neg().exp().log1p()).tanh()));
+    const V t0 = (at::vec::maximum(x, V(T(0))) + (x).abs().neg().exp().log1p()).tanh();
+    return (eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1123,7 +1136,8 @@ void mish_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (at::vec::maximum(x, V(T(0))) + (x).abs().neg().exp().log1p()).tanh();
-    return g*(t0 + (eafo_nan_to_zero(((V(T(1.0)) - (t0*t0))*(V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp())))*x) + eafo_nan_or_zero((V(T(1.0)) - (t0*t0))*(V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp())))));
+    const V t1 = (V(T(1.0)) - (t0*t0))*(V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    return g*(t0 + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1400,7 +1414,8 @@ void silu_fwd_k(const T* __restrict x_, T* __restrict out_,
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x) -> V {
-    return (eafo_nan_to_zero((V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()))*x) + eafo_nan_or_zero((V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()))));
+    const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    return (eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1420,7 +1435,9 @@ void silu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
-    return g*(eafo_nan_to_zero(t0*(V(T(1.0)) + (eafo_nan_to_zero((V(T(1.0)) - t0)*x) + eafo_nan_or_zero((V(T(1.0)) - t0))))*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero((V(T(1.0)) + (eafo_nan_to_zero((V(T(1.0)) - t0)*x) + eafo_nan_or_zero((V(T(1.0)) - t0))))));
+    const V t1 = (V(T(1.0)) - t0);
+    const V t2 = (V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
+    return g*(eafo_nan_to_zero(t0*t2*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t2));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
