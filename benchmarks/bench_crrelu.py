@@ -74,7 +74,7 @@ def _sympytorch_module():
         import sympytorch
     except ImportError:
         return None, "sympytorch not installed (pip install sympytorch after torch==2.13.0)"
-    from eafo_sym import activations
+    from eafo_sym import catalog as activations
 
     act = activations.get("crrelu")
     (eps_sym,) = act.params

@@ -35,7 +35,6 @@ from types import ModuleType
 
 import torch
 
-from . import activations
 from . import nn as _nn
 
 __all__ = ["ACTIVATIONS", "SOURCE_PATH", "available", "eligible", "get_act_layer", "load"]
@@ -179,8 +178,12 @@ class _FusedFunction(torch.autograd.Function):
 
 
 def _fused_class(name: str, base: type) -> type:
-    # The order of the printed Function's arguments: the registry's parameter order.
-    param_names = tuple(str(p) for p in activations.get(name).params)
+    # The order of the printed Function's arguments: the generated constructor's.
+    import inspect
+
+    param_names = tuple(
+        p for p in inspect.signature(base.__init__).parameters if p not in ("self", "inplace")
+    )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = tuple(getattr(self, p) for p in param_names)

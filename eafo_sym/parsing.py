@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 
 import sympy as sp
 
-from ._symbols import param, x
+from .symbolic.symbols import param, x
 
 __all__ = ["parse_activation", "FUNCTIONS", "MAX_LENGTH"]
 

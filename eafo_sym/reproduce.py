@@ -1,7 +1,7 @@
 r"""Re-derive every result of the paper, check each numerically, and report.
 
 :func:`reproduce` runs one check per result of "Entropy-based Activation
-Function Optimization" (``../shared/EAFO-math.md``): the derivation comes from
+Function Optimization" (``docs/mathematics.md``): the derivation comes from
 the package (SymPy), the check is an independent number (SciPy quadrature,
 finite differences, the generated code run on a grid). Each check yields a
 :class:`CheckResult` with the short derived formula, the measured error, the
@@ -36,14 +36,16 @@ from typing import Any, TextIO
 import numpy as np
 import sympy as sp
 
-from ._symbols import eps, eta, x, y
-from .activations import resolve
-from .distributions import Distribution, laplace, logistic, normal
-from .eafo import derive_crrelu, eafo_step
-from .entropy import output_entropy
-from .taylor import entropy_change, entropy_taylor
-from .variations import coordinates_agree, functional_derivative, inverse
-from .wafbc import worst_activation
+from .catalog import resolve
+from .laws import Law, laplace, logistic, normal
+from .numeric.entropy import output_entropy
+from .numeric.quadrature import integrate
+from .numeric.reference import grid_error, output_density, richardson_coefficients, y_space_entropy
+from .numeric.taylor import entropy_change, entropy_taylor
+from .symbolic.eafo import derive_crrelu, eafo_step
+from .symbolic.functional import coordinates_agree, functional_derivative
+from .symbolic.symbols import eps, eta, x, y
+from .symbolic.wafbc import worst_activation
 
 __all__ = [
     "CHECKS",
@@ -58,96 +60,8 @@ __all__ = [
 ]
 
 
-# --- independent numeric checks ------------------------------------------------
-
-
-def output_density(f: Any, dist: Distribution, interval: Any = (-sp.oo, sp.oo)) -> sp.Expr:
-    """The density of ``Y = f(X)`` by change of variables, ``q(y) = p(g(y)) |g'(y)|``.
-
-    Needs ``f`` strictly monotone on ``interval`` (one branch); ``g`` is the
-    package's :func:`~eafo_sym.inverse`.
-
-    >>> output_density(2 * x, normal())
-    sqrt(2)*exp(-y**2/8)/(4*sqrt(pi))
-    """
-    g = inverse(resolve(f), interval)
-    dg = sp.diff(g, y)
-    # |g'| = g' on an increasing branch; Abs only where SymPy cannot tell the sign.
-    return sp.simplify(dist.pdf.subs(x, g) * (dg if dg.is_positive else sp.Abs(dg)))
-
-
-def y_space_entropy(
-    f: Any, dist: Distribution, interval: Any = (-sp.oo, sp.oo)
-) -> tuple[float, float]:
-    """``-integral q(y) log q(y) dy`` and ``integral q dy`` by quadrature over ``f``'s range.
-
-    The y-space form of the output entropy, computed directly from the
-    density of :func:`output_density`, so it checks the x-space formula
-    ``h(X) + E[log f'(X)]`` of :func:`~eafo_sym.output_entropy` independently.
-
-    Returns:
-        ``(entropy, mass)``; ``mass`` should be 1.
-
-    >>> h, m = y_space_entropy(2 * x, normal())
-    >>> round(h - float(normal().entropy()), 9), round(m, 12)
-    (0.693147181, 1.0)
-    """
-    from scipy.integrate import quad
-
-    f = resolve(f)
-    a, b = (sp.sympify(v) for v in interval)
-    q = output_density(f, dist, (a, b))
-    lo, hi = sorted(float(sp.limit(f, x, v)) if not v.is_finite else float(f.subs(x, v))
-                    for v in (a, b))
-    qf = sp.lambdify(y, q, modules=["scipy", "numpy"])
-
-    def neg_q_log_q(t: float) -> float:
-        with np.errstate(all="ignore"):
-            v = float(qf(t))
-        return 0.0 if not (v > 0 and math.isfinite(v)) else -v * math.log(v)
-
-    def dens(t: float) -> float:
-        with np.errstate(all="ignore"):
-            v = float(qf(t))
-        return v if math.isfinite(v) else 0.0
-
-    h = quad(neg_q_log_q, lo, hi, limit=400, epsabs=1e-12, epsrel=1e-12)[0]
-    m = quad(dens, lo, hi, limit=400, epsabs=1e-12, epsrel=1e-12)[0]
-    return h, m
-
-
-def richardson_coefficients(
-    delta: Callable[[float], float], step: float = 0.02
-) -> tuple[float, float]:
-    """``c_1, c_2`` of ``delta(eta) = c_1 eta + c_2 eta^2 + ...`` by finite differences.
-
-    Central differences ``(d(e) - d(-e))/(2e) = c_1 + c_3 e^2 + ...`` and
-    ``(d(e) + d(-e))/(2e^2) = c_2 + c_4 e^2 + ...`` at ``e`` and ``e/2``,
-    combined by one Richardson step, so the truncation error is ``O(e^4)``.
-
-    >>> c1, c2 = richardson_coefficients(lambda e: math.log(1 + e))
-    >>> round(c1, 6), round(c2, 6)
-    (1.0, -0.5)
-    """
-
-    def odd(e: float) -> float:
-        return (delta(e) - delta(-e)) / (2 * e)
-
-    def even(e: float) -> float:
-        return (delta(e) + delta(-e)) / (2 * e * e)
-
-    c1 = (4 * odd(step / 2) - odd(step)) / 3
-    c2 = (4 * even(step / 2) - even(step)) / 3
-    return c1, c2
-
-
 def _grid_error(a: Callable, b: Callable, lo: float = -8.0, hi: float = 8.0, n: int = 801) -> float:
-    """``max |a - b| / (1 + |b|)`` on a grid (relative where values are large)."""
-    t = np.linspace(lo, hi, n)
-    with np.errstate(all="ignore"):
-        va = np.asarray(a(t), dtype=float) * np.ones_like(t)
-        vb = np.asarray(b(t), dtype=float) * np.ones_like(t)
-    return float(np.max(np.abs(va - vb) / (1 + np.abs(vb))))
+    return grid_error(a, b, lo, hi, n)
 
 
 def _numeric(expr: sp.Expr, var: sp.Symbol = x) -> Callable:
@@ -217,7 +131,7 @@ def _symbolic_gap(ok: bool) -> float:
     return 0.0 if ok else math.inf
 
 
-def _wafbc(dist: Distribution, y_a: int, y_b: int, known: Callable, name: str) -> Outcome:
+def _wafbc(dist: Law, y_a: int, y_b: int, known: Callable, name: str) -> Outcome:
     """WAFBC for one law: the scaled CDF, the known function, and ``H = log(y_b - y_a)``."""
     w = worst_activation(dist, y_a, y_b)
     scaled_cdf = y_a + (y_b - y_a) * dist.cdf
@@ -281,15 +195,13 @@ def check_coordinates(out: Path | None = None) -> Outcome:
 
 def check_relu_branch(out: Path | None = None) -> Outcome:
     """dH/df on ReLU's branch is proportional to x exp(-x^2/2); directional derivative by FD."""
-    from scipy.integrate import quad
-
     dist = normal()
     d = functional_derivative("relu", dist, interval=(0, sp.oo))
     sym = sp.simplify(d - x * dist.pdf) == 0
     # A direction with h(0) = 0, so the boundary term of the integration by parts vanishes.
     h = x**2 * sp.exp(-x)
     dn, hn = _numeric(d), _numeric(h)
-    inner = quad(lambda t: float(dn(t) * hn(t)), 0, math.inf, epsabs=1e-13, epsrel=1e-12)[0]
+    inner = integrate(lambda t: float(dn(t) * hn(t)), 0, math.inf, what="<dH/df, h>").value
     c1, _ = richardson_coefficients(
         lambda e: entropy_change(x, h, dist, e, interval=(0, sp.oo)), 0.02
     )
@@ -386,7 +298,7 @@ def check_codegen(out: Path | None = None) -> Outcome:
     """Generated torch and NumPy code for CRReLU against the SymPy expression."""
     import importlib.util
 
-    from .activations import get
+    from .catalog import get
     from .codegen import numpy_code, torch_code
     from .codegen.files import write_generated
     from .codegen.registry import backend_source

@@ -8,11 +8,12 @@ import pytest
 import sympy as sp
 from scipy import integrate, stats
 
-from eafo_sym import activations, x
-from eafo_sym._pieces import numeric
-from eafo_sym.distributions import laplace, normal
-from eafo_sym.entropy import output_entropy, output_law
-from eafo_sym.ranking import branch_density, knn_entropy, mc_entropy
+from eafo_sym import catalog as activations
+from eafo_sym import x
+from eafo_sym.laws import laplace, normal
+from eafo_sym.numeric.entropy import output_entropy, output_law
+from eafo_sym.numeric.evaluate import numeric
+from eafo_sym.numeric.ranking import branch_density, knn_entropy, mc_entropy
 
 # The kNN estimator is biased low by a few 1e-3 for densities with an
 # inverse-square-root peak (GELU's minimum); the allowance is that bias.

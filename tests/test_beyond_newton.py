@@ -7,9 +7,9 @@ import pytest
 import sympy as sp
 
 from eafo_sym import x
-from eafo_sym.distributions import normal
-from eafo_sym.newton import compare_steps, default_basis, largest_steps, newton_step
-from eafo_sym.taylor import entropy_change
+from eafo_sym.laws import normal
+from eafo_sym.numeric.newton import compare_steps, default_basis, largest_steps, newton_step
+from eafo_sym.numeric.taylor import entropy_change
 
 
 @pytest.mark.parametrize(
@@ -23,8 +23,8 @@ from eafo_sym.taylor import entropy_change
 def test_gradient_and_hessian_against_finite_differences(base, dist, iv):
     basis = default_basis(dist, 2)
     s = newton_step(base, dist, basis, interval=iv)
-    from eafo_sym.activations import resolve
-    from eafo_sym.eafo import _on_interval
+    from eafo_sym.catalog import resolve
+    from eafo_sym.symbolic.functional import on_interval as _on_interval
 
     f = _on_interval(resolve(base), dist, iv)
 
@@ -71,7 +71,7 @@ def test_largest_steps_newton_goes_further():
 
 def test_single_direction_reproduces_crrelu_coefficients():
     """On ReLU's branch along x exp(-x^2/2): g = sqrt(2)/8 and A = 2 c_2 = -sqrt(3)/9 (core Taylor)."""
-    from eafo_sym.taylor import entropy_taylor
+    from eafo_sym.numeric.taylor import entropy_taylor
 
     h = x * sp.exp(-(x**2) / 2)
     c1, c2 = entropy_taylor(x, h, normal(), 2, interval=(0, sp.oo))

@@ -7,11 +7,12 @@ import pytest
 import sympy as sp
 from scipy import stats
 
-from eafo_sym import activations, x
+from eafo_sym import catalog as activations
+from eafo_sym import x
 from eafo_sym.cli import main
-from eafo_sym.distributions import laplace, logistic, normal, student_t
-from eafo_sym.entropy import output_entropy
-from eafo_sym.ranking import (
+from eafo_sym.laws import laplace, logistic, normal, student_t
+from eafo_sym.numeric.entropy import output_entropy
+from eafo_sym.numeric.ranking import (
     format_table,
     negentropy,
     output_moments,

@@ -7,9 +7,9 @@ import pytest
 import sympy as sp
 
 from eafo_sym import x
-from eafo_sym.distributions import normal
-from eafo_sym.ranking import mc_entropy
-from eafo_sym.sensitivity import (
+from eafo_sym.laws import normal
+from eafo_sym.numeric.ranking import mc_entropy
+from eafo_sym.numeric.sensitivity import (
     crrelu_entropy_curve,
     crrelu_shape,
     crrelu_thresholds,
@@ -54,7 +54,7 @@ def test_small_eps_asymptote():
     # C from its parts: log 2 + 1/2 h(s(X) | X < 0) + 1/2 h(halfnormal), h(s|X<0) by Monte Carlo.
     s = crrelu_shape()
     rng = np.random.default_rng(3)
-    from eafo_sym.ranking import knn_entropy
+    from eafo_sym.numeric.ranking import knn_entropy
 
     xs = -np.abs(rng.normal(size=200000))
     hs = knn_entropy(sp.lambdify(x, s, "numpy")(xs), k=3)

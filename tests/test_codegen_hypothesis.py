@@ -17,7 +17,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eafo_sym import activations, x
+from eafo_sym import catalog as activations
+from eafo_sym import x
 from eafo_sym.codegen import to_numpy
 
 NAMES = sorted(activations.names())

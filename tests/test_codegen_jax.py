@@ -8,7 +8,7 @@ import pytest
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 
-from eafo_sym import activations  # noqa: E402
+from eafo_sym import catalog as activations  # noqa: E402
 from eafo_sym.codegen.registry import backend_source  # noqa: E402
 
 NAMES = sorted(activations.names())

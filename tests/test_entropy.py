@@ -9,7 +9,7 @@ import sympy as sp
 from scipy import stats
 
 from eafo_sym import EntropyIntegrationWarning, output_entropy, output_law, x
-from eafo_sym.distributions import laplace, logistic, normal, student_t, uniform
+from eafo_sym.laws import laplace, logistic, normal, student_t, uniform
 
 LAWS = [normal(), normal(0.7, 2.5), laplace(-1, 0.5), logistic(0.3, 1.7), student_t(5, 0, 2)]
 
@@ -122,7 +122,7 @@ def test_uniform_input():
 
 
 def test_errors():
-    with pytest.raises(TypeError, match="Distribution"):
+    with pytest.raises(TypeError, match="Law"):
         output_entropy("relu", "normal")
     with pytest.raises(ValueError, match="function of x alone"):
         output_entropy(x + sp.Symbol("a"), normal())

@@ -22,8 +22,8 @@ import sympy as sp
 
 torch = pytest.importorskip("torch")
 
+from eafo_sym import catalog as activations  # noqa: E402
 from eafo_sym import (  # noqa: E402
-    activations,
     fused,  # noqa: E402
     x,
 )

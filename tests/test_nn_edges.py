@@ -17,8 +17,9 @@ import sympy as sp
 
 torch = pytest.importorskip("torch")
 
-from eafo_sym import activations, x  # noqa: E402
+from eafo_sym import catalog as activations  # noqa: E402
 from eafo_sym import nn as gen  # noqa: E402
+from eafo_sym import x  # noqa: E402
 
 NAMES = sorted(activations.names())
 INF = float("inf")

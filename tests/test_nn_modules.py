@@ -19,8 +19,9 @@ import sympy as sp
 
 torch = pytest.importorskip("torch")
 
-from eafo_sym import activations, x  # noqa: E402
+from eafo_sym import catalog as activations  # noqa: E402
 from eafo_sym import nn as gen  # noqa: E402
+from eafo_sym import x  # noqa: E402
 from eafo_sym.codegen import to_torch  # noqa: E402
 from eafo_sym.codegen.registry import NN_PATH, nn_source, registry_forms  # noqa: E402
 from eafo_sym.paper import PaperCRReLU  # noqa: E402

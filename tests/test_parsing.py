@@ -4,8 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eafo_sym import x
-from eafo_sym._symbols import param
 from eafo_sym.parsing import FUNCTIONS, parse_activation
+from eafo_sym.symbolic.symbols import param
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ def test_unknown_check_exits_2(tmp_path, capsys):
 
 def test_numeric_helpers():
     from eafo_sym import x
-    from eafo_sym.distributions import normal
+    from eafo_sym.laws import normal
 
     c1, c2 = rep.richardson_coefficients(lambda e: math.exp(e) - 1)
     assert abs(c1 - 1) < 1e-8 and abs(c2 - 0.5) < 1e-6

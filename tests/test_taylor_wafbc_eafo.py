@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from eafo_sym import catalog as activations
 from eafo_sym import (
-    activations,
     derive_correction,
     derive_crrelu,
     eafo_iterate,
@@ -21,8 +21,8 @@ from eafo_sym import (
     worst_activation,
     x,
 )
-from eafo_sym._pieces import numeric
-from eafo_sym.distributions import laplace, logistic, normal, student_t, uniform
+from eafo_sym.laws import laplace, logistic, normal, student_t, uniform
+from eafo_sym.numeric.evaluate import numeric
 
 
 # --- Taylor -----------------------------------------------------------------
@@ -119,7 +119,7 @@ def test_wafbc_errors():
         worst_activation(normal(), 0.5, 0.5)
     with pytest.raises(ValueError, match="a < b"):
         worst_activation(normal(), 0, 1, interval=(1, -1))
-    with pytest.raises(TypeError, match="Distribution"):
+    with pytest.raises(TypeError, match="Law"):
         worst_activation("normal", 0, 1)
 
 
@@ -190,7 +190,7 @@ def test_iterated_steps_keep_decreasing():
 @pytest.mark.slow
 def test_three_steps_stay_small_and_equal_the_step_formula():
     """No expression swell: a third step is hundreds of operations (a full expand gave 34532)."""
-    from eafo_sym.variations import functional_derivative
+    from eafo_sym.symbolic.functional import functional_derivative
 
     dist, eta = normal(), sp.Rational(1, 10)
     fs = eafo_iterate(x, dist, eta, 3)

@@ -5,8 +5,8 @@ import sympy as sp
 from scipy import integrate
 
 from eafo_sym import coordinates_agree, entropy_change, functional_derivative, inverse, x, y
-from eafo_sym._pieces import numeric
-from eafo_sym.distributions import laplace, logistic, normal, student_t
+from eafo_sym.laws import laplace, logistic, normal, student_t
+from eafo_sym.numeric.evaluate import numeric
 
 SMOOTH = [sp.exp(x), x + x**3 / 3, sp.asinh(x) + 2 * x, "softplus", "sigmoid"]
 LAWS = [normal(), normal(0.5, 2), logistic(0.2, 1.5), student_t(4)]
@@ -15,7 +15,7 @@ LAWS = [normal(), normal(0.5, 2), logistic(0.2, 1.5), student_t(4)]
 @pytest.mark.parametrize("f", SMOOTH, ids=str)
 @pytest.mark.parametrize("dist", LAWS, ids=str)
 def test_x_space_is_minus_derivative_of_p_over_fprime(f, dist):
-    from eafo_sym.activations import resolve
+    from eafo_sym.catalog import resolve
 
     fe = resolve(f)
     expected = -sp.diff(dist.pdf / sp.diff(fe, x), x)

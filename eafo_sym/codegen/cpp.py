@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 import sympy as sp
 from sympy.codegen.cfunctions import expm1
 
-from .._symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
+from ..symbolic.symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
 from .printers import UnsupportedNodeError
 from .source import _G as GRAD_OUTPUT  # backward's incoming gradient; ``g`` in the kernels
 from .source import DEFAULT_COMMAND, ActivationForm, _header, _hoist_guard_factors

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import sympy as sp
 
-from .._symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
+from ..symbolic.symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
 from .printers import EafoSciPyPrinter
 from .source import ActivationForm, _cse_lines, torch_source
 

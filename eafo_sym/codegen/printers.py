@@ -265,7 +265,7 @@ def _stable(expr: sp.Expr, stable: bool) -> sp.Expr:
     """The stable form of :mod:`eafo_sym.codegen.stable` (guards relative to eafo_sym.x)."""
     if not stable:
         return sp.sympify(expr)
-    from .._symbols import x
+    from ..symbolic.symbols import x
     from .stable import guard_products, stabilize
 
     return guard_products(stabilize(sp.sympify(expr)), x)

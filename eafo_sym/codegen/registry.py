@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import activations
+from .. import catalog as activations
 from .source import DEFAULT_COMMAND, ActivationForm, numpy_source, torch_source
 
 __all__ = ["LEARNABLE", "registry_forms", "nn_source", "backend_source", "NN_PATH", "CPP_PATH"]

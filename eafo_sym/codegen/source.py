@@ -26,7 +26,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from .._symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
+from ..symbolic.symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
 from .files import GENERATED_MARKER
 from .printers import EafoJaxPrinter, EafoSciPyPrinter, float_literal
 from .stable import guard_products, stabilize, zero_guard

@@ -38,7 +38,7 @@ def parse_kv(items: list[str] | None, what: str = "--param") -> dict[str, Any]:
 
 def add_dist_arguments(p: argparse.ArgumentParser) -> None:
     """``--dist NAME`` and repeatable ``--param k=v`` for the input law."""
-    from ..distributions import DISTRIBUTIONS
+    from ..laws import LAWS as DISTRIBUTIONS
 
     p.add_argument(
         "--dist",
@@ -56,14 +56,14 @@ def add_dist_arguments(p: argparse.ArgumentParser) -> None:
 
 def dist_from_args(args: argparse.Namespace):
     """Build the Distribution named by ``--dist``/``--param``."""
-    from ..distributions import from_name
+    from ..laws import from_name
 
     return from_name(args.dist, **parse_kv(args.param))
 
 
 def activation_from_text(text: str) -> sp.Expr:
     """A registry name or a formula in x (parsed safely, never evaluated)."""
-    from .. import activations
+    from .. import catalog as activations
     from ..parsing import parse_activation
 
     if text in activations.names():

@@ -58,7 +58,7 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write (or print) the source."""
-    from .. import activations
+    from .. import catalog as activations
     from ..codegen.files import write_generated
     from ..codegen.registry import DEFAULT_PATHS, backend_source
 

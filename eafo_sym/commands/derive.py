@@ -26,10 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sympy as sp
 
-    from ..eafo import derive_correction
-    from ..wafbc import worst_activation
+    from ..symbolic.eafo import derive_correction
+    from ..symbolic.wafbc import worst_activation
     from ._common import dist_from_args
 
+    if args.order < 1:
+        raise ValueError(f"--order must be >= 1, got {args.order}")
     dist = dist_from_args(args)
     show = sp.latex if args.latex else sp.sstr
     d = derive_correction("relu", dist, taylor_order=args.order, paper_eps=0.01)

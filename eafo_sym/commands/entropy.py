@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     import sympy as sp
 
-    from .._symbols import x
-    from ..entropy import EntropyIntegrationWarning, output_entropy, output_law
+    from ..numeric.entropy import EntropyIntegrationWarning, output_entropy, output_law
+    from ..symbolic.symbols import x
     from ._common import activation_from_text, dist_from_args
 
     f = activation_from_text(args.activation)

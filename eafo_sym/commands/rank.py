@@ -13,7 +13,7 @@ ORDER = 40
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags: --dist/--param, --criterion, --activation, --digits."""
-    from ..ranking import CRITERIA
+    from ..numeric.ranking import CRITERIA
     from ._common import add_dist_arguments
 
     add_dist_arguments(p)
@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the ranking table; atoms (ReLU) are ranked by the mixed-measure rule."""
-    from ..ranking import format_table, rank_activations
+    from ..numeric.ranking import format_table, rank_activations
     from ._common import activation_from_text, dist_from_args
 
     if not 0 <= args.digits <= 15:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     dist = dist_from_args(args)
     names = None
     if args.activation:
-        from .. import activations
+        from .. import catalog as activations
 
         known = activations.names()
         names = [a if a in known else activation_from_text(a) for a in args.activation]

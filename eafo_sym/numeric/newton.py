@@ -20,7 +20,7 @@ The gradient step is the function-space gradient projected on the span in the
 :func:`compare_steps` moves ``f`` by the same ``L2(p)`` distance along each and
 reports the exact entropy change (quadrature, no series).
 
->>> from eafo_sym.distributions import normal
+>>> from eafo_sym.laws import normal
 >>> s = newton_step(x, normal(), [x * sp.exp(-x**2 / 2)], interval=(0, sp.oo))
 >>> round(float(s.gradient[0]), 10)  # sqrt(2)/8, CRReLU's entropy slope
 0.1767766953
@@ -36,22 +36,27 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ._symbols import x
-from .distributions import Distribution
+from ..catalog import resolve
+from ..laws import Law, check_distribution
+from ..symbolic.functional import as_interval, on_interval
+from ..symbolic.pieces import check_activation
+from ..symbolic.symbols import x
+from .evaluate import numeric
+from .quadrature import expectation
 
 __all__ = ["NewtonStep", "newton_step", "compare_steps", "largest_steps", "default_basis"]
 
 
-def default_basis(dist: Distribution, n: int = 3) -> list[sp.Expr]:
+def default_basis(dist: Law, n: int = 3) -> list[sp.Expr]:
     """``x^k p(x) / p(mu)`` for ``k = 1..n``: the EAFO shape family (CRReLU's is ``k = 1``).
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> default_basis(normal(), 2)
     [x*exp(-x**2/2), x**2*exp(-x**2/2)]
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    mu = dist.params.get("mu", sp.S.Zero)
+    mu = dist.location if dist.location is not None else sp.S.Zero
     p0 = dist.pdf.subs(x, mu)
     return [sp.simplify(x**k * dist.pdf / p0) for k in range(1, n + 1)]
 
@@ -87,32 +92,19 @@ class NewtonStep:
         )
 
 
-def _interval(interval: Any, dist: Distribution) -> tuple[float, float]:
-    from .variations import as_interval
-
+def _interval(interval: Any, dist: Law) -> tuple[float, float]:
     a, b = as_interval(interval, dist)
     lo, hi = dist.quantile_range(1e-13)
     return max(float(a), lo), min(float(b), hi)
 
 
-def _expectation(fn, a: float, b: float, logpdf, breaks: Sequence[float] = ()) -> float:
-    from scipy.integrate import quad
-
-    edges = [a, *[t for t in breaks if a < t < b], b]
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-
-        def integrand(t: float) -> float:
-            with np.errstate(all="ignore"):
-                v = math.exp(float(logpdf(t))) * float(fn(t))
-            return v if math.isfinite(v) else 0.0
-
-        total += quad(integrand, lo, hi, limit=200, epsabs=1e-13, epsrel=1e-11)[0]
-    return total
+def _expectation(fn, a: float, b: float, dist: Law) -> float:
+    with np.errstate(all="ignore"):
+        return expectation(fn, dist, a, b, what="basis moment").value
 
 
 def newton_step(
-    f: Any, dist: Distribution, basis: Sequence[Any] | None = None, *, interval: Any = None
+    f: Any, dist: Law, basis: Sequence[Any] | None = None, *, interval: Any = None
 ) -> NewtonStep:
     """Gradient and second variation of ``H`` in the span of ``basis``, and both steps.
 
@@ -128,15 +120,11 @@ def newton_step(
         ValueError: Empty or non-expression basis, linearly dependent basis,
             or ``f`` not increasing on the interval.
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> s = newton_step(x, normal(), [x * sp.exp(-x**2 / 2)], interval=(0, sp.oo))
     >>> bool(s.hessian[0, 0] < 0 < s.gradient[0])
     True
     """
-    from ._pieces import check_activation, numeric
-    from .activations import resolve
-    from .distributions import check_distribution
-
     f = check_activation(resolve(f))
     dist = check_distribution(dist)
     basis = default_basis(dist) if basis is None else [resolve(h) for h in basis]
@@ -145,7 +133,6 @@ def newton_step(
     for h in basis:
         check_activation(h, "basis function")
     a, b = _interval(interval, dist)
-    logpdf = dist.scipy.logpdf
     fp = numeric(sp.diff(f, x))
     grid = np.linspace(a, b, 2001)
     with np.errstate(all="ignore"):
@@ -157,15 +144,15 @@ def newton_step(
     dh = [numeric(sp.diff(h, x)) for h in basis]
     hs = [numeric(h) for h in basis]
     n = len(basis)
-    g = np.array([_expectation(lambda t, d=d: d(t) / fp(t), a, b, logpdf) for d in dh])
+    g = np.array([_expectation(lambda t, d=d: d(t) / fp(t), a, b, dist) for d in dh])
     M = np.empty((n, n))
     G = np.empty((n, n))
     for j in range(n):
         for k in range(j, n):
             M[j, k] = M[k, j] = _expectation(
-                lambda t, j=j, k=k: dh[j](t) * dh[k](t) / fp(t) ** 2, a, b, logpdf
+                lambda t, j=j, k=k: dh[j](t) * dh[k](t) / fp(t) ** 2, a, b, dist
             )
-            G[j, k] = G[k, j] = _expectation(lambda t, j=j, k=k: hs[j](t) * hs[k](t), a, b, logpdf)
+            G[j, k] = G[k, j] = _expectation(lambda t, j=j, k=k: hs[j](t) * hs[k](t), a, b, dist)
     if np.linalg.cond(M) > 1e12 or np.linalg.cond(G) > 1e12:
         raise ValueError("basis is (numerically) linearly dependent on the interval")
     newton = -np.linalg.solve(M, g)
@@ -181,22 +168,20 @@ def newton_step(
     )
 
 
-def _entropy_change(f: sp.Expr, h: sp.Expr, dist: Distribution, a: float, b: float) -> float:
+def _entropy_change(f: sp.Expr, h: sp.Expr, dist: Law, a: float, b: float) -> float:
     """``integral p log(1 + h'/f')`` on (a, b); NaN if ``f + h`` stops increasing."""
-    from ._pieces import numeric
-
     r = numeric(sp.diff(h, x) / sp.diff(f, x))
     grid = np.linspace(a, b, 4001)
     with np.errstate(all="ignore"):
         vals = 1 + np.asarray(r(grid), dtype=float) * np.ones_like(grid)
     if np.any(vals[np.isfinite(vals)] <= 0):
         return math.nan
-    return _expectation(lambda t: math.log1p(float(r(t))), a, b, dist.scipy.logpdf)
+    return _expectation(lambda t: math.log1p(float(r(t))), a, b, dist)
 
 
 def compare_steps(
     f: Any,
-    dist: Distribution,
+    dist: Law,
     basis: Sequence[Any] | None = None,
     *,
     radii: Sequence[float] = (0.01, 0.05, 0.1, 0.2),
@@ -217,19 +202,14 @@ def compare_steps(
         ``gradient_first_order, newton_first_order`` (``eta g.d``) and
         ``ratio`` (newton / gradient decrease).
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> rows = compare_steps("relu", normal(), radii=[0.05], interval=(0, sp.oo))
     >>> bool(rows[0]["gradient"] < rows[0]["newton"] < 0 < rows[0]["plain_newton"])
     True
     """
-    from ._pieces import check_activation
-    from .activations import resolve
-
     f = check_activation(resolve(f))
     step = newton_step(f, dist, basis, interval=interval)
-    from .eafo import _on_interval
-
-    branch = _on_interval(f, dist, interval)
+    branch = on_interval(f, dist, interval)
     a, b = step.interval
     rows = []
     for r in radii:
@@ -251,8 +231,6 @@ def compare_steps(
 
 def _max_eta(f: sp.Expr, d: sp.Expr, a: float, b: float) -> float:
     """The largest ``eta`` with ``f' + eta d' > 0`` on a grid of the interval."""
-    from ._pieces import numeric
-
     grid = np.linspace(a, b, 8001)[1:-1]
     with np.errstate(all="ignore"):
         fp = np.asarray(numeric(sp.diff(f, x))(grid), dtype=float) * np.ones_like(grid)
@@ -263,7 +241,7 @@ def _max_eta(f: sp.Expr, d: sp.Expr, a: float, b: float) -> float:
 
 def largest_steps(
     f: Any,
-    dist: Distribution,
+    dist: Law,
     basis: Sequence[Any] | None = None,
     *,
     fraction: float = 0.5,
@@ -280,20 +258,16 @@ def largest_steps(
         ``{"gradient": {...}, "newton": {...}}`` with ``eta_max, eta, l2``
         (``L2(p)`` length of the step) and ``change`` (exact).
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> r = largest_steps("elu", normal())
     >>> bool(r["newton"]["change"] < r["gradient"]["change"] < 0)
     True
     """
-    from ._pieces import check_activation
-    from .activations import resolve
-    from .eafo import _on_interval
-
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
     f = check_activation(resolve(f))
     step = newton_step(f, dist, basis, interval=interval)
-    branch = _on_interval(f, dist, interval)
+    branch = on_interval(f, dist, interval)
     a, b = step.interval
     out = {}
     for name, c in (("gradient", step.gradient_dir), ("newton", step.newton)):

@@ -21,7 +21,7 @@ continuous part); scaling ``Y`` by ``a`` adds ``d log|a|``, so
 ``H_d - d log std(Y)`` is its scale-invariant form. Rows sort by ``d`` first
 (any atom beats any density, as ``-inf`` says) and then by that value.
 
->>> from eafo_sym.distributions import normal
+>>> from eafo_sym.laws import normal
 >>> rows = rank_activations(["tanh", "relu", "elu"], criterion="entropy")
 >>> [(r["name"], r["rank"], round(r["value"], 4)) for r in rows]
 [('relu', 1, -inf), ('tanh', 2, 0.6698), ('elu', 3, 1.02)]
@@ -30,16 +30,19 @@ continuous part); scaling ``Y`` by ``a`` adds ``d log|a|``, so
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import numpy as np
 import sympy as sp
 
-from ._symbols import x
-from .activations import resolve
-from .distributions import Distribution
+from ..catalog import resolve
+from ..laws import Law, check_distribution, normal
+from ..symbolic.pieces import check_activation, segments
+from ..symbolic.symbols import x
+from .entropy import _branches, output_entropy, output_law
+from .evaluate import numeric
+from .quadrature import expectation
 
 __all__ = [
     "CRITERIA",
@@ -78,14 +81,11 @@ DEFAULT_ACTIVATIONS = (
 _HALF_LOG_2PIE = 0.5 * math.log(2 * math.pi * math.e)
 
 
-def _check(f: Any, dist: Any) -> tuple[sp.Expr, Distribution]:
-    from ._pieces import check_activation
-    from .distributions import check_distribution
-
+def _check(f: Any, dist: Any) -> tuple[sp.Expr, Law]:
     return check_activation(resolve(f)), check_distribution(dist)
 
 
-def branch_density(f: Any, dist: Distribution) -> Callable[[Any], np.ndarray]:
+def branch_density(f: Any, dist: Law) -> Callable[[Any], np.ndarray]:
     r"""The density ``q(y)`` of the continuous part of ``f(X)``, by the branch sum.
 
     .. math:: q(y) = \sum_{x_i:\ f(x_i) = y} p(x_i) / |f'(x_i)|
@@ -102,15 +102,12 @@ def branch_density(f: Any, dist: Distribution) -> Callable[[Any], np.ndarray]:
     Returns:
         A vectorised callable ``q(y)`` (NumPy array in, array out).
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> q = branch_density(x**2, normal())
     >>> from scipy import stats
     >>> bool(np.allclose(q([0.5, 2.0]), stats.chi2(1).pdf([0.5, 2.0]), rtol=1e-10))
     True
     """
-    from ._pieces import segments
-    from .entropy import _branches
-
     f, dist = _check(f, dist)
     branches = []
     for seg in segments(f, dist.support.inf, dist.support.sup, dist.pdf):
@@ -136,43 +133,31 @@ def branch_density(f: Any, dist: Distribution) -> Callable[[Any], np.ndarray]:
     return q
 
 
-def output_moments(f: Any, dist: Distribution, *, tail: float = 1e-14) -> tuple[float, float]:
+def output_moments(f: Any, dist: Law, *, tail: float = 1e-14) -> tuple[float, float]:
     """Mean and variance of ``f(X)`` by quadrature over ``x`` (atoms included).
 
     Integrates over the quantile range holding all but ``2*tail`` of the
     mass, split at the breakpoints of ``f``; a heavy tail with infinite
     variance (Student-t with ``nu <= 2``) returns ``inf``.
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> m, v = output_moments("relu", normal())
     >>> abs(m - 1 / math.sqrt(2 * math.pi)) < 1e-10, abs(v - (0.5 - 1 / (2 * math.pi))) < 1e-10
     (True, True)
     """
-    from scipy.integrate import quad
-
-    from ._pieces import numeric, segments
-
     f, dist = _check(f, dist)
     sc = dist.scipy
     if dist.name in ("student_t",) and float(dist.params["nu"]) <= 2 and _grows(f):
         return float(sc.mean()) if float(dist.params["nu"]) > 1 else math.nan, math.inf
     lo, hi = (float(v) for v in sc.ppf([tail, 1 - tail]))
-    logpdf = sc.logpdf
     m1 = m2 = 0.0
     for seg in segments(f, lo, hi, dist.pdf):
         fn = numeric(seg.expr)
         a, b = float(seg.a), float(seg.b)
-
-        def mom(t: float, k: int, fn=fn) -> float:
-            with np.errstate(all="ignore"):
-                v = math.exp(float(logpdf(t))) * float(fn(t)) ** k
-            return v if math.isfinite(v) else 0.0
-
-        with warnings.catch_warnings():
-            # Roundoff warnings at 1e-13 on 1e7-wide heavy-tailed ranges are harmless.
-            warnings.simplefilter("ignore")
-            m1 += quad(mom, a, b, args=(1,), limit=400, epsabs=1e-13, epsrel=1e-12)[0]
-            m2 += quad(mom, a, b, args=(2,), limit=400, epsabs=1e-13, epsrel=1e-12)[0]
+        with np.errstate(all="ignore"):
+            m1 += expectation(fn, dist, a, b, what="E[f(X)]").value
+            m2 += expectation(lambda t, fn=fn: float(fn(t)) ** 2, dist, a, b,
+                              what="E[f(X)^2]").value
     return m1, max(m2 - m1 * m1, 0.0)
 
 
@@ -182,24 +167,22 @@ def _grows(f: sp.Expr) -> bool:
     return any(v.is_infinite or v.has(sp.AccumBounds) for v in lim)
 
 
-def standardized_entropy(f: Any, dist: Distribution) -> float:
+def standardized_entropy(f: Any, dist: Law) -> float:
     """``h(Y / std Y) = h(Y) - log std(Y)``: the scale-invariant entropy (``-inf`` with an atom).
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> round(standardized_entropy(3 * x, normal()) - 0.5 * math.log(2 * math.pi * math.e), 9)
     0.0
     """
-    from .entropy import output_entropy
-
     h = float(output_entropy(f, dist))
     _, var = output_moments(f, dist)
     return h - 0.5 * math.log(var) if math.isfinite(var) and var > 0 else math.nan
 
 
-def negentropy(f: Any, dist: Distribution) -> float:
+def negentropy(f: Any, dist: Law) -> float:
     """``J(Y) = 1/2 log(2 pi e Var Y) - h(Y) >= 0`` (``+inf`` with an atom).
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> round(negentropy("tanh", normal()), 6)
     0.283806
     """
@@ -240,7 +223,7 @@ def knn_entropy(samples: Any, k: int = 1) -> float:
 
 
 def mc_entropy(
-    f: Any, dist: Distribution, *, n: int = 20000, batches: int = 10, k: int = 3, seed: int = 0
+    f: Any, dist: Law, *, n: int = 20000, batches: int = 10, k: int = 3, seed: int = 0
 ) -> tuple[float, float]:
     """Monte Carlo entropy of ``f(X)``: mean and standard error over independent batches.
 
@@ -248,13 +231,11 @@ def mc_entropy(
     :func:`knn_entropy` to each; the standard error is the batch standard
     deviation over ``sqrt(batches)``.
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> m, se = mc_entropy(2 * x, normal(), n=5000, batches=4)
     >>> abs(m - (0.5 * math.log(2 * math.pi * math.e) + math.log(2))) < 5 * se + 0.01
     True
     """
-    from ._pieces import numeric
-
     f, dist = _check(f, dist)
     fn = numeric(f)
     rng = np.random.default_rng(seed)
@@ -276,7 +257,7 @@ def _binary_entropy(m: float) -> float:
 _ROWS: dict[tuple[str, str], dict] = {}
 
 
-def _one_row(name: Any, label: str, dist: Distribution) -> dict:
+def _one_row(name: Any, label: str, dist: Law) -> dict:
     """One table row; registry names are memoised per law (expressions are not)."""
     # Keyed by the bound expression too, so re-registering a name cannot serve a stale row.
     key = (f"{name}:{resolve(name)}", repr(dist)) if isinstance(name, str) else None
@@ -288,9 +269,7 @@ def _one_row(name: Any, label: str, dist: Distribution) -> dict:
     return dict(row)
 
 
-def _compute_row(name: Any, label: str, dist: Distribution) -> dict:
-    from .entropy import output_law
-
+def _compute_row(name: Any, label: str, dist: Law) -> dict:
     try:
         law = output_law(name, dist)
     except ValueError as exc:
@@ -344,7 +323,7 @@ def _compute_row(name: Any, label: str, dist: Distribution) -> dict:
 
 def rank_activations(
     names: Iterable[Any] | None = None,
-    dists: Mapping[str, Distribution] | Distribution | None = None,
+    dists: Mapping[str, Law] | Law | None = None,
     criterion: Literal["standardized", "negentropy", "entropy"] = "standardized",
 ) -> list[dict]:
     """Rank activations by an output-entropy criterion, best (lowest entropy) first.
@@ -368,21 +347,19 @@ def rank_activations(
 
     Raises:
         ValueError: Unknown criterion or activation.
-        TypeError: ``dists`` is not a Distribution or a mapping of them.
+        TypeError: ``dists`` is not a Law or a mapping of them.
     """
-    from .distributions import normal
-
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
     names = list(DEFAULT_ACTIVATIONS if names is None else names)
     if dists is None:
         dists = {"normal": normal()}
-    elif isinstance(dists, Distribution):
+    elif isinstance(dists, Law):
         dists = {str(dists): dists}
     if not isinstance(dists, Mapping) or not all(
-        isinstance(v, Distribution) for v in dists.values()
+        isinstance(v, Law) for v in dists.values()
     ):
-        raise TypeError("dists must be a Distribution or a mapping {label: Distribution}")
+        raise TypeError("dists must be a Law or a mapping {label: Law}")
     for n in names:
         resolve(n)  # unknown names fail here, not inside the per-row error capture
     out = []

@@ -14,7 +14,7 @@ merging branches; it vanishes for injective ``f``. A flat piece puts an atom of
 mass ``P(X in piece)`` into the output law, whose differential entropy is then
 ``-inf``; :func:`output_law` gives the decomposition.
 
->>> from eafo_sym.distributions import normal
+>>> from eafo_sym.laws import normal
 >>> round(output_entropy(2 * x + 1, normal()) - float(normal().entropy()), 10)
 0.6931471806
 >>> output_entropy(sp.Max(0, x), normal())
@@ -24,27 +24,25 @@ mass ``P(X in piece)`` into the output law, whose differential entropy is then
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import sympy as sp
 
-from ._pieces import (
-    LogAbs,
+from ..catalog import resolve
+from ..laws import Law, check_distribution
+from ..symbolic.pieces import (
     Segment,
-    _midpoint,
     check_activation,
-    critical_points,
     integrate_exact,
-    numeric,
+    midpoint,
     restrict,
     segments,
 )
-from ._symbols import x
-from .activations import resolve
-from .distributions import Distribution, check_distribution
+from ..symbolic.symbols import x
+from .evaluate import LogAbs, critical_points, numeric
+from .quadrature import QUAD_TOL, IntegrationWarning, integrate
 
 __all__ = [
     "output_entropy",
@@ -54,14 +52,9 @@ __all__ = [
     "QUAD_TOL",
 ]
 
-#: Absolute and relative tolerance asked of every quadrature.
-QUAD_TOL = 1e-11
-#: An error estimate above this is reported (the package promises 1e-8).
-REPORT_TOL = 1e-8
-
-
-class EntropyIntegrationWarning(RuntimeWarning):
-    """A quadrature did not reach the requested accuracy; the message has its error estimate."""
+#: The warning of an inaccurate quadrature (the same class as
+#: :class:`eafo_sym.numeric.quadrature.IntegrationWarning`).
+EntropyIntegrationWarning = IntegrationWarning
 
 
 @dataclass(frozen=True)
@@ -175,49 +168,17 @@ def _branches(seg: Segment, a: float, b: float) -> list[_Branch]:
 
 
 def _quad(fun, a: float, b: float, what: str) -> tuple[float, float]:
-    from scipy.integrate import quad
-
-    # A finite end may carry a log singularity (a turning point of f): give it a
-    # finite piece of its own so QUADPACK's extrapolation sees it untransformed.
-    if math.isinf(a) and math.isinf(b):
-        edges = [a, 0.0, b]
-    elif math.isinf(a):
-        edges = [a, b - 1.0, b]
-    elif math.isinf(b):
-        edges = [a, a + 1.0, b]
-    else:
-        edges = [a, b]
-    val = err = 0.0
-    rest: list = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-            v, e, _info, *msg = quad(
-                fun, lo, hi, limit=400, epsabs=QUAD_TOL, epsrel=QUAD_TOL, full_output=1
-            )
-            val, err, rest = val + v, err + e, msg or rest
-    if not math.isfinite(val):
-        raise ValueError(f"{what}: the integral over ({a}, {b}) diverges (got {val})")
-    if err > max(REPORT_TOL, 1e-6 * abs(val)):
-        msg = rest[0] if rest else "no message"
-        warnings.warn(
-            f"{what}: quadrature over ({a}, {b}) reached only error estimate {err:.3g} "
-            f"(value {val:.10g}); the integral may diverge or be inaccurate. SciPy: "
-            f"{' '.join(str(msg).split())}",
-            EntropyIntegrationWarning,
-            stacklevel=4,
-        )
-    return val, err
+    return tuple(integrate(fun, a, b, what=what))
 
 
-def _support_floats(dist: Distribution) -> tuple[float, float]:
+def _support_floats(dist: Law) -> tuple[float, float]:
     try:
         return float(dist.support.inf), float(dist.support.sup)
     except TypeError:
         raise ValueError(f"{dist}: numeric evaluation needs a numeric support") from None
 
 
-def output_law(f: Any, dist: Distribution) -> OutputLaw:
+def output_law(f: Any, dist: Law) -> OutputLaw:
     """Decompose the law of ``f(X)`` into atoms and a continuous part (numerically).
 
     Args:
@@ -225,7 +186,7 @@ def output_law(f: Any, dist: Distribution) -> OutputLaw:
             or a SymPy expression in :data:`eafo_sym.x`.
         dist: Law of ``X`` with numeric parameters.
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> law = output_law("relu", normal())
     >>> law.atoms
     ((0.0, 0.5),)
@@ -237,7 +198,7 @@ def output_law(f: Any, dist: Distribution) -> OutputLaw:
         return _output_law(f, dist)
 
 
-def _output_law(f: Any, dist: Distribution) -> OutputLaw:
+def _output_law(f: Any, dist: Law) -> OutputLaw:
     f = check_activation(resolve(f))
     dist = check_distribution(dist)
     sc = dist.scipy
@@ -301,7 +262,7 @@ def _output_law(f: Any, dist: Distribution) -> OutputLaw:
     )
 
 
-def _is_injective(f: sp.Expr, dist: Distribution) -> bool:
+def _is_injective(f: sp.Expr, dist: Law) -> bool:
     try:
         law_segs = segments(f, dist.support.inf, dist.support.sup)
         lo, hi = float(dist.support.inf), float(dist.support.sup)
@@ -320,7 +281,7 @@ def _is_injective(f: sp.Expr, dist: Distribution) -> bool:
     )
 
 
-def _symbolic_entropy(f: sp.Expr, dist: Distribution) -> sp.Expr:
+def _symbolic_entropy(f: sp.Expr, dist: Law) -> sp.Expr:
     if not _is_injective(f, dist):
         raise ValueError(
             "method='symbolic' needs an injective activation (one branch, no flat piece); "
@@ -331,7 +292,7 @@ def _symbolic_entropy(f: sp.Expr, dist: Distribution) -> sp.Expr:
         p = restrict(dist.pdf, seg.a, seg.b)
         d = sp.diff(seg.expr, x)
         # |f'| without Abs (which blocks expand_log): f' has one sign on a branch.
-        sign = 1 if d.is_positive or float(d.subs(x, _midpoint(seg.a, seg.b))) > 0 else -1
+        sign = 1 if d.is_positive or float(d.subs(x, midpoint(seg.a, seg.b))) > 0 else -1
         # -p log(p/|f'|): simplifying the ratio first cancels f' = p (the WAFBC) exactly.
         ratio = sp.simplify(p / (sign * d))
         if ratio.has(x):
@@ -347,14 +308,14 @@ def _symbolic_entropy(f: sp.Expr, dist: Distribution) -> sp.Expr:
     return sp.simplify(total)
 
 
-def _location(dist: Distribution) -> sp.Expr:
-    loc = dist.params.get("mu", sp.S.Zero)
-    return loc if loc.is_number else sp.S.Zero
+def _location(dist: Law) -> sp.Expr:
+    loc = dist.location
+    return loc if loc is not None and loc.is_number else sp.S.Zero
 
 
 def output_entropy(
     f: Any,
-    dist: Distribution,
+    dist: Law,
     *,
     method: Literal["numeric", "symbolic"] = "numeric",
 ) -> float | sp.Expr:
@@ -382,7 +343,7 @@ def output_entropy(
         EntropyIntegrationWarning: a quadrature did not converge to 1e-8; the
             message carries SciPy's error estimate.
 
-    >>> from eafo_sym.distributions import logistic
+    >>> from eafo_sym.laws import logistic
     >>> output_entropy("sigmoid", logistic(), method="symbolic")
     0
     """

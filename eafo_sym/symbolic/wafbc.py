@@ -14,7 +14,7 @@ against the Euler-Lagrange equation and the boundary conditions. Concavity:
 the second variation ``-integral p h'^2/f'^2`` is ``<= 0`` for every ``h``,
 so the stationary point is the global maximum.
 
->>> from eafo_sym.distributions import logistic
+>>> from eafo_sym.laws import logistic
 >>> f_star = worst_activation(logistic(), 0, 1).expr
 >>> f_star, sp.simplify(f_star - 1 / (1 + sp.exp(-x)))
 (exp(x)/(exp(x) + 1), 0)
@@ -28,9 +28,10 @@ from typing import Any
 import sympy as sp
 from sympy.calculus.euler import euler_equations
 
-from ._symbols import x
-from .distributions import Distribution, _as_param, check_distribution
-from .variations import _F, as_interval, lagrangian
+from ..laws import Law, _as_param, check_distribution
+from .functional import _F, as_interval, is_zero, lagrangian
+from .pieces import segments
+from .symbols import x
 
 __all__ = ["worst_activation", "WorstActivation"]
 
@@ -68,7 +69,7 @@ class WorstActivation:
     y_b: sp.Expr
 
 
-def _cdf_at(dist: Distribution, point: sp.Expr) -> sp.Expr:
+def _cdf_at(dist: Law, point: sp.Expr) -> sp.Expr:
     """F at a point; at the ends of the support the CDF axioms give 0 and 1."""
     if point == dist.support.inf:
         return sp.S.Zero
@@ -77,18 +78,15 @@ def _cdf_at(dist: Distribution, point: sp.Expr) -> sp.Expr:
     return sp.simplify(dist.cdf.subs(x, point))
 
 
-def _vanishes(expr: sp.Expr, dist: Distribution) -> bool:
+def _vanishes(expr: sp.Expr, dist: Law) -> bool:
     """Whether ``expr`` is 0 on every smooth piece of the support (Laplace has ``|x|``)."""
-    from ._pieces import segments
-    from .variations import is_zero
-
     return all(
         is_zero(seg.expr) for seg in segments(expr, dist.support.inf, dist.support.sup, dist.pdf)
     )
 
 
 def worst_activation(
-    dist: Distribution, y_a: Any = 0, y_b: Any = 1, *, interval: Any = None
+    dist: Law, y_a: Any = 0, y_b: Any = 1, *, interval: Any = None
 ) -> WorstActivation:
     """Solve the Euler-Lagrange equation of the entropy with ``f(x_a)=y_a``, ``f(x_b)=y_b``.
 
@@ -101,7 +99,7 @@ def worst_activation(
     Raises:
         ValueError: ``y_a == y_b`` (no monotone f joins them), or a bad interval.
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> w = worst_activation(normal(), -1, 1)
     >>> w.expr
     erf(sqrt(2)*x/2)

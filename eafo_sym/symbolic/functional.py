@@ -1,6 +1,6 @@
 r"""The first variation of the entropy functional, derived from its Lagrangian.
 
-Two coordinates describe the same functional (``../shared/EAFO-math.md`` §2-3):
+Two coordinates describe the same functional (``docs/mathematics.md`` §2-3):
 
 * x-space, no inverse needed: ``H[f] = h(X) + integral p(x) log f'(x) dx``,
   Lagrangian ``L(x, f, f') = p(x) log f'``;
@@ -13,7 +13,7 @@ A perturbation ``delta f`` moves the inverse by ``delta g = -delta f / f'`` and
 ``dy = f' dx``, so the two derivatives are tied by
 ``dH/df(x) = -dH/dg(f(x))``; :func:`coordinates_agree` checks it.
 
->>> from eafo_sym.distributions import normal
+>>> from eafo_sym.laws import normal
 >>> functional_derivative(sp.Max(0, x), normal(), interval=(0, sp.oo))
 sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi))
 """
@@ -25,13 +25,16 @@ from typing import Any, Literal
 import sympy as sp
 from sympy.calculus.euler import euler_equations
 
-from ._pieces import Segment, check_activation, critical_points, restrict, segments
-from ._symbols import x, y
-from .activations import resolve
-from .distributions import Distribution, check_distribution
+from ..budget import TimeUp, time_limit
+from ..laws import Law, check_distribution
+from .bases import as_expression
+from .pieces import Segment, check_activation, restrict, segments
+from .symbols import x, y
 
 __all__ = [
     "lagrangian",
+    "x_space_gradient",
+    "on_interval",
     "functional_derivative",
     "inverse",
     "coordinates_agree",
@@ -44,10 +47,10 @@ _F = sp.Function("f")
 _G = sp.Function("g")
 
 
-def lagrangian(dist: Distribution, space: Literal["x", "y"] = "x") -> sp.Expr:
+def lagrangian(dist: Law, space: Literal["x", "y"] = "x") -> sp.Expr:
     """The entropy Lagrangian in terms of an unknown function ``f(x)`` or ``g(y)``.
 
-    >>> from eafo_sym.distributions import logistic
+    >>> from eafo_sym.laws import logistic
     >>> lagrangian(logistic())
     exp(-x)*log(Derivative(f(x), x))/(1 + exp(-x))**2
     """
@@ -64,7 +67,7 @@ def _lagrangian(pdf: sp.Expr, space: str) -> sp.Expr:
     raise ValueError(f"space must be 'x' or 'y', got {space!r}")
 
 
-def as_interval(interval: Any, dist: Distribution) -> tuple[sp.Expr, sp.Expr]:
+def as_interval(interval: Any, dist: Law) -> tuple[sp.Expr, sp.Expr]:
     """Normalise ``interval`` (None, a pair or a SymPy Interval) inside the support."""
     lo, hi = dist.support.inf, dist.support.sup
     if interval is None:
@@ -85,7 +88,7 @@ def as_interval(interval: Any, dist: Distribution) -> tuple[sp.Expr, sp.Expr]:
     return sp.Max(a, lo), sp.Min(b, hi)
 
 
-def branch_segments(f: sp.Expr, dist: Distribution, interval: Any = None) -> list[Segment]:
+def branch_segments(f: sp.Expr, dist: Law, interval: Any = None) -> list[Segment]:
     """The smooth pieces of ``f`` on the interval, refusing flat ones.
 
     A flat piece has ``f' = 0``: the output has an atom there, the entropy is
@@ -108,9 +111,23 @@ def _substitute(expr: sp.Expr, fn: sp.Function, var: sp.Symbol, value: sp.Expr) 
     return expr.subs(fn(var), value).doit()
 
 
+def x_space_gradient(piece: sp.Expr, density: sp.Expr, *, tidy: Any = sp.simplify) -> sp.Expr:
+    """``dH/df`` on one smooth piece: the Euler-Lagrange expression of ``p log f'`` there.
+
+    ``piece`` may hold parameter symbols besides ``x`` (they are constants of
+    the variation); ``tidy`` simplifies the result.
+
+    >>> from eafo_sym.laws import normal
+    >>> x_space_gradient(x, normal().pdf)
+    sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi))
+    """
+    (el,) = euler_equations(_lagrangian(density, "x"), _F(x), x)
+    return tidy(_substitute(el.lhs, _F, x, piece))
+
+
 def functional_derivative(
     f: Any,
-    dist: Distribution,
+    dist: Law,
     *,
     space: Literal["x", "y"] = "x",
     interval: Any = None,
@@ -135,11 +152,11 @@ def functional_derivative(
         ValueError: ``f`` is flat on part of the interval, not invertible
             (``space="y"``), or the space is unknown.
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> functional_derivative(x, normal(), space="y")
     -sqrt(2)*y*exp(-y**2/2)/(2*sqrt(pi))
     """
-    f = check_activation(resolve(f))
+    f = check_activation(as_expression(f))
     dist = check_distribution(dist)
     if space not in ("x", "y"):
         raise ValueError(f"space must be 'x' or 'y', got {space!r}")
@@ -148,8 +165,7 @@ def functional_derivative(
     for seg in segs:
         p = restrict(dist.pdf, seg.a, seg.b)
         if space == "x":
-            (el,) = euler_equations(_lagrangian(p, "x"), _F(x), x)
-            expr = sp.simplify(_substitute(el.lhs, _F, x, seg.expr))
+            expr = x_space_gradient(seg.expr, p)
             cond = sp.And(x > seg.a, x < seg.b)
         else:
             g = inverse(seg.expr, (seg.a, seg.b))
@@ -161,6 +177,20 @@ def functional_derivative(
     if len(pieces) == 1:
         return pieces[0][0]
     return sp.Piecewise(*pieces, (sp.nan, True))
+
+
+def on_interval(f: sp.Expr, dist: Law, interval: Any) -> sp.Expr:
+    """``f`` itself, or its single smooth piece when ``interval`` picks one branch.
+
+    >>> from eafo_sym.laws import normal
+    >>> on_interval(sp.Max(0, x), normal(), (0, sp.oo))
+    x
+    """
+    if interval is None:
+        return f
+    a, b = as_interval(interval, dist)
+    exprs = {s.expr for s in segments(f, a, b, dist.pdf)}
+    return exprs.pop() if len(exprs) == 1 else f
 
 
 def _key(v: sp.Expr) -> float:
@@ -175,6 +205,11 @@ def _limit(expr: sp.Expr, at: sp.Expr) -> sp.Expr:
 
 def inverse(f: Any, interval: Any = (-sp.oo, sp.oo)) -> sp.Expr:
     """The inverse ``g(y)`` of ``f`` on an interval where it is strictly monotone.
+
+    The candidates are SymPy's solutions of ``y = f(x)``; the inverse is the
+    one that maps ``f(t)`` back to ``t`` at every test point ``t`` of the
+    interval (evaluated by SymPy at 30 digits). A turning point that SymPy can
+    solve for is reported by name; otherwise no candidate passes every point.
 
     Args:
         f: Expression in ``x``.
@@ -191,29 +226,57 @@ def inverse(f: Any, interval: Any = (-sp.oo, sp.oo)) -> sp.Expr:
     ...
     ValueError: f = x**2 is not invertible on (-oo, oo): its derivative changes sign at x = 0
     """
-    f = check_activation(resolve(f))
+    f = check_activation(as_expression(f))
     a, b = (sp.sympify(v) for v in interval)
     d = sp.diff(f, x)
     if d == 0:
         raise ValueError(f"f = {f} is constant on ({a}, {b}) and has no inverse")
-    turns = critical_points(d, _key(a), _key(b))
+    turns = _sign_changes(d, a, b)
     if turns:
-        at = ", ".join(f"{sp.nsimplify(t, tolerance=1e-10)}" for t in turns)
+        at = ", ".join(str(t) for t in turns)
         raise ValueError(
             f"f = {f} is not invertible on ({a}, {b}): its derivative changes sign at x = {at}"
         )
     candidates = sp.solve(sp.Eq(y, f), x)
-    from ._pieces import _midpoint
-
-    x0 = sp.Rational(str(float(_midpoint(a, b))))
-    y0 = f.subs(x, x0)
+    points = _test_points(a, b)
     for g in candidates:
-        try:
-            if abs(complex(sp.N(g.subs(y, y0), 30)) - complex(x0)) < 1e-12:
-                return g
-        except (TypeError, ValueError):
-            continue
+        if all(_round_trips(f, g, t) for t in points):
+            return g
     raise ValueError(f"SymPy finds no inverse of f = {f} on ({a}, {b})")
+
+
+def _sign_changes(d: sp.Expr, a: sp.Expr, b: sp.Expr, seconds: float = 3.0) -> list[sp.Expr]:
+    """Zeros of ``d`` inside ``(a, b)`` where ``d`` changes sign, if SymPy can solve for them."""
+    try:
+        with time_limit(seconds):
+            zeros = sp.solveset(d, x, sp.Interval.open(a, b))
+    except (TimeUp, NotImplementedError, ValueError, TypeError):
+        return []
+    if not isinstance(zeros, sp.FiniteSet):
+        return []
+    out = []
+    for z in sorted(zeros, key=lambda v: float(v)):
+        h = sp.Rational(1, 10**6)
+        left, right = (sp.N(d.subs(x, z + s), 30) for s in (-h, h))
+        if left.is_real and right.is_real and (left * right) < 0:
+            out.append(z)
+    return out
+
+
+def _test_points(a: sp.Expr, b: sp.Expr, n: int = 7) -> list[sp.Expr]:
+    """``n`` rational points spread inside ``(a, b)`` (infinite ends: out to +-20)."""
+    lo = a if a.is_finite else min(sp.Integer(-20), b - 20) if b.is_finite else sp.Integer(-20)
+    hi = b if b.is_finite else max(sp.Integer(20), a + 20) if a.is_finite else sp.Integer(20)
+    # Offsets by 1/7 avoid special points (0, integers) where branches may touch.
+    return [lo + (hi - lo) * sp.Rational(2 * k + 1, 2 * n) + sp.Rational(1, 7000) for k in range(n)]
+
+
+def _round_trips(f: sp.Expr, g: sp.Expr, t: sp.Expr) -> bool:
+    try:
+        back = complex(sp.N(g.subs(y, sp.N(f.subs(x, t), 40)), 30))
+    except (TypeError, ValueError):
+        return False
+    return abs(back - complex(t)) < 1e-12 * (1 + abs(complex(t)))
 
 
 def is_zero(expr: sp.Expr, *, points: int = 7, rtol: float = 1e-10) -> bool:
@@ -238,16 +301,16 @@ def is_zero(expr: sp.Expr, *, points: int = 7, rtol: float = 1e-10) -> bool:
     return True
 
 
-def coordinates_agree(f: Any, dist: Distribution, *, interval: Any = None) -> bool:
+def coordinates_agree(f: Any, dist: Law, *, interval: Any = None) -> bool:
     """Check ``dH/df(x) + dH/dg(f(x)) == 0`` on every branch (x- and y-space agree).
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> coordinates_agree(sp.exp(x), normal())
     True
     >>> coordinates_agree("relu", normal(), interval=(0, sp.oo))
     True
     """
-    f = check_activation(resolve(f))
+    f = check_activation(as_expression(f))
     for seg in branch_segments(f, dist, interval):
         iv = (seg.a, seg.b)
         dfx = functional_derivative(seg.expr, dist, space="x", interval=iv)

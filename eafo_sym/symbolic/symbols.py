@@ -6,6 +6,8 @@ way a reader of the paper expects.
 
 import sympy as sp
 
+__all__ = ["x", "y", "eta", "eps", "param"]
+
 #: The pre-activation (input) variable.
 x = sp.Symbol("x", real=True)
 #: The activation's output variable (used by the y-space, inverse-function form).

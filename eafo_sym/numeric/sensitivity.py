@@ -29,13 +29,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import sympy as sp
 
-from ._symbols import x
-from .distributions import Distribution
+from ..cache import memoize
+from ..laws import Law, normal
+from ..symbolic.eafo import derive_correction
+from ..symbolic.symbols import x
+from .entropy import EntropyIntegrationWarning, output_entropy, output_law
 
 __all__ = [
     "CRReLUThresholds",
@@ -46,20 +48,14 @@ __all__ = [
 ]
 
 
-def crrelu_shape(dist: Distribution | None = None) -> sp.Expr:
+def crrelu_shape(dist: Law | None = None) -> sp.Expr:
     """The EAFO shape ``s(x)`` on ReLU's branch for ``dist`` (``x exp(-x^2/2)`` by default).
 
-    >>> from eafo_sym.distributions import normal
+    >>> from eafo_sym.laws import normal
     >>> crrelu_shape(normal(0, 2))
     x*exp(-x**2/8)
     """
-    from ._pieces import Segment
-    from .corrections import _split_constant, entropy_gradient
-    from .distributions import normal
-
-    dist = normal() if dist is None else dist
-    ((_, _, _, g),) = entropy_gradient(x, dist, [Segment(sp.S.Zero, dist.support.sup, x)])
-    return _split_constant(g, set())[1]
+    return derive_correction("relu", dist, taylor_order=0, y_space=False).shape
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,8 @@ class CRReLUThresholds:
     overlap_eps: sp.Set
 
 
-def crrelu_thresholds(dist: Distribution | None = None) -> CRReLUThresholds:
+@memoize
+def crrelu_thresholds(dist: Law | None = None) -> CRReLUThresholds:
     """Derive the ``eps`` thresholds of CRReLU (see the module docstring).
 
     >>> crrelu_thresholds().slope_extremes
@@ -108,7 +105,8 @@ def crrelu_thresholds(dist: Distribution | None = None) -> CRReLUThresholds:
     )
 
 
-def small_eps_constant(dist: Distribution | None = None) -> float:
+@memoize
+def small_eps_constant(dist: Law | None = None) -> float:
     """``C = lim_{eps->0+} H(eps) - 1/2 log eps`` by quadrature.
 
     The negative half of ``CRReLU_eps`` is ``eps * s(X)``; as ``eps -> 0`` it
@@ -118,9 +116,6 @@ def small_eps_constant(dist: Distribution | None = None) -> float:
     ``x + K`` on ``x > 0`` (``K`` large enough to separate the ranges) has
     exactly that entropy with ``eps = 1``.
     """
-    from .distributions import normal
-    from .entropy import output_entropy
-
     dist = normal() if dist is None else dist
     s = crrelu_shape(dist)
     top = float(sp.maximum(sp.Abs(s), x, sp.Interval(-sp.oo, 0)))
@@ -128,14 +123,8 @@ def small_eps_constant(dist: Distribution | None = None) -> float:
     return float(output_entropy(f, dist))
 
 
-@lru_cache(maxsize=1)
-def _default_curve_constants() -> tuple[CRReLUThresholds, float]:
-    """Thresholds and ``C`` for the standard normal, derived once (Distributions are unhashable)."""
-    return crrelu_thresholds(), small_eps_constant()
-
-
 def crrelu_entropy_curve(
-    eps_values: Iterable[float], dist: Distribution | None = None
+    eps_values: Iterable[float], dist: Law | None = None
 ) -> list[dict[str, Any]]:
     """Output entropy of ``CRReLU_eps`` for each ``eps`` (both signs), with diagnostics.
 
@@ -156,14 +145,8 @@ def crrelu_entropy_curve(
     """
     import warnings
 
-    from .distributions import normal
-    from .entropy import EntropyIntegrationWarning, output_law
-
-    if dist is None:
-        th, c = _default_curve_constants()
-        dist = normal()
-    else:
-        th, c = crrelu_thresholds(dist), small_eps_constant(dist)
+    dist = normal() if dist is None else dist
+    th, c = crrelu_thresholds(dist), small_eps_constant(dist)
     rows = []
     for e in eps_values:
         if isinstance(e, bool) or not isinstance(e, (int, float)):

@@ -1,170 +1,42 @@
-"""Split an activation into smooth pieces and monotone branches.
+"""Evaluating SymPy expressions as numbers: NumPy first, mpmath where float64 breaks.
 
-Derivations need ``f`` on intervals where it is one smooth expression:
-``Max(0, x)`` is ``0`` on ``(-oo, 0)`` and ``x`` on ``(0, oo)``. Numerics need
-the monotone branches of each piece (GELU has a minimum near ``-0.75``) and the
-flat pieces, which put atoms into the output law.
+What the numeric layer integrates is a SymPy expression (a density, a
+log-derivative, a correction shape) turned into a callable. Three things go
+wrong in float64 and are handled here: functions SciPy lacks (``hyper`` in a
+Student-t CDF), cancellation (``log(1 - tanh(x)**2)`` at ``x = 18``,
+``1 + erf(-70)``) and overflow (``exp(1500) * erfc(38.7)``). It also finds the
+turning points that split a smooth piece into monotone branches.
 """
 
 from __future__ import annotations
 
 import math
-import signal
-import threading
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import suppress
 from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
 
-from ._symbols import x
+from ..budget import TimeUp, time_limit
+from ..symbolic.symbols import x
 
-
-def check_activation(f: sp.Expr, what: str = "activation") -> sp.Expr:
-    """Validate that ``f`` is a real SymPy expression of :data:`x` alone."""
-    if not isinstance(f, sp.Basic):
-        raise TypeError(f"{what} must be a SymPy expression, got {type(f).__name__}")
-    if isinstance(f, (sp.Rel, sp.logic.boolalg.Boolean)) and not isinstance(f, sp.Expr):
-        raise TypeError(f"{what} must be an expression, not a relation or condition: {f}")
-    others = {s for s in f.atoms(sp.Symbol) if s.name == "x" and s != x}
-    if others:
-        raise ValueError(f"{what} uses a symbol 'x' that is not eafo_sym.x (use eafo_sym.x)")
-    extra = f.free_symbols - {x}
-    if extra:
-        names = ", ".join(sorted(map(str, extra)))
-        raise ValueError(
-            f"{what} must be a function of x alone; it also depends on {names} "
-            "(bind parameters first, e.g. activations.get(name).bind())"
-        )
-    return f
-
-
-def _as_piecewise(expr: sp.Expr) -> sp.Expr:
-    return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
-
-
-def breakpoints(expr: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> list[sp.Expr]:
-    """Finite points in ``(lo, hi)`` where a piece of ``expr`` begins or ends."""
-    pw = _as_piecewise(expr)
-    points: set[sp.Expr] = set()
-    for p in pw.atoms(sp.Piecewise):
-        for _, cond in p.args:
-            if cond in (sp.true, sp.false):
-                continue
-            for rel in cond.atoms(sp.Rel):
-                sols = sp.solve(sp.Eq(rel.lhs, rel.rhs), x)
-                points.update(s for s in sols if s.is_real)
-    inside = [p for p in points if (p > lo) == sp.true and (p < hi) == sp.true]
-    return sorted(inside, key=lambda p: float(p))
-
-
-def _midpoint(a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    if a == -sp.oo and b == sp.oo:
-        return sp.S.Zero
-    if a == -sp.oo:
-        return b - 1
-    if b == sp.oo:
-        return a + 1
-    return (a + b) / 2
-
-
-def restrict(expr: sp.Expr, a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    """The single smooth expression that ``expr`` equals on the open interval ``(a, b)``.
-
-    >>> restrict(sp.Max(0, x) + sp.Abs(x), 0, sp.oo)
-    2*x
-    """
-    pw = _as_piecewise(expr)
-    m = _midpoint(a, b)
-
-    def pick(e: sp.Expr) -> sp.Expr:
-        if isinstance(e, sp.Piecewise):
-            for val, cond in e.args:
-                if cond == sp.true or bool(cond.subs(x, m)):
-                    return pick(val)
-            return sp.nan
-        if e.args:
-            return e.func(*(pick(a) for a in e.args))
-        return e
-
-    if not pw.has(sp.Piecewise):
-        return expr
-    return pick(pw)
-
-
-@dataclass(frozen=True)
-class Segment:
-    """An open interval on which the activation is one smooth expression."""
-
-    a: sp.Expr
-    b: sp.Expr
-    expr: sp.Expr
-
-    @property
-    def is_flat(self) -> bool:
-        """Whether the expression is constant here (an atom of the output law)."""
-        return not self.expr.has(x)
-
-    @property
-    def interval(self) -> sp.Interval:
-        return sp.Interval.open(self.a, self.b)
-
-
-def segments(f: sp.Expr, lo: sp.Expr, hi: sp.Expr, *extra: sp.Expr) -> list[Segment]:
-    """Smooth segments of ``f`` on ``(lo, hi)``; ``extra`` expressions add their own breaks.
-
-    >>> [(s.a, s.b, s.expr) for s in segments(sp.Max(0, x), -sp.oo, sp.oo)]
-    [(-oo, 0, 0), (0, oo, x)]
-    """
-    pts: set[sp.Expr] = set(breakpoints(f, lo, hi))
-    for e in extra:
-        pts.update(breakpoints(e, lo, hi))
-    edges = [lo, *sorted(pts, key=lambda p: float(p)), hi]
-    return [Segment(a, b, restrict(f, a, b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
+__all__ = [
+    "NOISE",
+    "STABLE_FORM_TIME_LIMIT",
+    "LogAbs",
+    "Robust",
+    "critical_points",
+    "erfc_neg",
+    "erfcx_neg",
+    "numeric",
+    "stable_log_abs",
+]
 
 #: Relative size below which a derivative's sign is treated as rounding noise.
 NOISE = 1e-13
 #: Seconds SymPy may spend on rewriting one derivative into a stable form.
 STABLE_FORM_TIME_LIMIT = 3.0
-#: Seconds SymPy may spend on one exact integral before the caller falls back to quadrature.
-EXACT_TIME_LIMIT = 3.0
 
-
-class _TimeUpError(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: float | None):
-    """Raise :class:`_TimeUpError` after ``seconds`` (main thread on POSIX; otherwise no limit).
-
-    SymPy's ``integrate`` can search for minutes before giving up; a wall-clock
-    budget turns that into a fast fallback to quadrature.
-    """
-    usable = (
-        seconds is not None
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-    )
-    if not usable:
-        yield
-        return
-
-    def _raise(signum, frame):
-        raise _TimeUpError
-
-    old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-# --- numerics ---------------------------------------------------------------
 
 _MODULES = ["scipy", "numpy"]
 
@@ -277,7 +149,7 @@ def stable_log_abs(expr: sp.Expr) -> sp.Expr:
         # factor() on a large derivative can run for minutes; the raw form is a fine fallback.
         with time_limit(STABLE_FORM_TIME_LIMIT):
             e = sp.factor(sp.powsimp(sp.expand(sp.together(expr.rewrite(sp.exp)))))
-    except (sp.PolynomialError, NotImplementedError, _TimeUpError):
+    except (sp.PolynomialError, NotImplementedError, TimeUp):
         e = expr
     e = e.replace(lambda t: t.is_Mul and t.has(erfc_neg), _scaled_erfc)
     out = sp.expand_log(sp.log(e), force=True)
@@ -295,7 +167,7 @@ class Robust:
 
     def __init__(self, expr: sp.Expr):
         if expr.has(sp.tanh, sp.cosh, sp.sinh):
-            with suppress(_TimeUpError), time_limit(STABLE_FORM_TIME_LIMIT):
+            with suppress(TimeUp), time_limit(STABLE_FORM_TIME_LIMIT):
                 expr = sp.factor(sp.powsimp(sp.expand(sp.together(expr.rewrite(sp.exp)))))
         self.fast = numeric(expr)
         self._mp = sp.lambdify(x, expr, modules="mpmath")
@@ -384,7 +256,7 @@ def critical_points(
     from scipy.optimize import brentq
 
     if sp.count_ops(d) < 400:
-        with suppress(_TimeUpError), time_limit(STABLE_FORM_TIME_LIMIT):
+        with suppress(TimeUp), time_limit(STABLE_FORM_TIME_LIMIT):
             d = sp.together(d)
     fn = numeric(d)
     if grid is None:
@@ -412,33 +284,3 @@ def critical_points(
     return sorted(roots)
 
 
-def integrate_exact(
-    expr: sp.Expr,
-    a: sp.Expr,
-    b: sp.Expr,
-    shift: sp.Expr = 0,
-    *,
-    seconds: float | None = EXACT_TIME_LIMIT,
-) -> sp.Expr | None:
-    """``integral_a^b expr dx`` by SymPy, or ``None`` where SymPy finds no closed form in time.
-
-    ``shift`` (the input law's location) is substituted first, ``x = t + shift``:
-    SymPy integrates ``t**2*exp(-t**2/18)`` in milliseconds but takes seconds on
-    the unshifted Gaussian and leaves ``erf + erfc`` pairs behind.
-
-    >>> integrate_exact(x * sp.exp(-(x - 1)**2 / 2), -sp.oo, sp.oo, shift=1)
-    sqrt(2)*sqrt(pi)
-    """
-    t = sp.Dummy("t", real=True)
-    e = sp.expand(expr.subs(x, t + shift))
-    total = sp.S.Zero
-    try:
-        with time_limit(seconds):
-            for term in sp.Add.make_args(e):
-                part = sp.integrate(term, (t, a - shift, b - shift))
-                if part.has(sp.Integral):
-                    return None
-                total += part
-            return sp.simplify(sp.expand(total.rewrite(sp.erf)))
-    except _TimeUpError:
-        return None
