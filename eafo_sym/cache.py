@@ -140,7 +140,8 @@ def _read(path: Path, key_text: str) -> tuple[bool, Any]:
         return False, None
     try:
         stored_key, value = pickle.loads(payload)  # noqa: S301 - our own files, checksummed
-    except Exception:  # a pickle from code that no longer exists
+    except Exception as exc:  # a pickle from code that no longer exists
+        log.info("eafo_sym cache: ignoring unreadable entry %s (%s)", path, exc)
         return False, None
     if stored_key != key_text:
         return False, None

@@ -31,7 +31,7 @@ from typing import Any
 
 import sympy as sp
 
-from .symbolic.bases import BASES, Activation
+from .symbolic.bases import BASES, Activation, as_expression
 from .symbolic.eafo import PAPER_EPS, corrected_activation, derive_crrelu
 
 __all__ = [
@@ -94,17 +94,7 @@ def resolve(f: Any) -> sp.Expr:
     >>> resolve("relu")
     Max(0, x)
     """
-    if isinstance(f, Activation):
-        return f.bind()
-    if isinstance(f, str):
-        return get(f).bind()
-    if isinstance(f, sp.Basic):
-        return f
-    if isinstance(f, (int, float)) and not isinstance(f, bool):
-        return sp.sympify(f)
-    raise TypeError(
-        f"expected an activation name, Activation or SymPy expression, got {type(f).__name__}"
-    )
+    return get(f).bind() if isinstance(f, str) else as_expression(f)
 
 
 def _crrelu() -> Activation:

@@ -178,6 +178,9 @@ class Params(Mapping):
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Params is immutable")
 
+    def __reduce__(self) -> tuple:
+        return (Params, (self._items,))
+
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k!r}: {v}" for k, v in self._items) + "}"
 
@@ -384,21 +387,28 @@ def _scipy_mixture(components: Sequence[Law], weights: Sequence[float], _p: Any)
     return _MixtureFrozen([c.scipy for c in components], weights)
 
 
+def _location_scale(
+    name: str, rv: Any, scipy_factory: Any, mu: Any, scale_name: str, scale: Any
+) -> Law:
+    """A location-scale family of ``sympy.stats`` with parameters ``mu`` and ``scale_name``."""
+    mu, scale = _as_param(name, "mu", mu), _positive(name, scale_name, scale)
+    return _from_sympy_stats(
+        name,
+        {"mu": mu, scale_name: scale},
+        rv("X", mu, scale),
+        scipy_factory,
+        location_param="mu",
+        scale_param=scale_name,
+    )
+
+
 def normal(mu: Any = 0, sigma: Any = 1) -> Law:
     """Gaussian ``N(mu, sigma**2)``, the paper's default (central limit theorem).
 
     >>> normal().cdf
     erf(sqrt(2)*x/2)/2 + 1/2
     """
-    mu, sigma = _as_param("normal", "mu", mu), _positive("normal", "sigma", sigma)
-    return _from_sympy_stats(
-        "normal",
-        {"mu": mu, "sigma": sigma},
-        sps.Normal("X", mu, sigma),
-        _scipy_norm,
-        location_param="mu",
-        scale_param="sigma",
-    )
+    return _location_scale("normal", sps.Normal, _scipy_norm, mu, "sigma", sigma)
 
 
 def laplace(mu: Any = 0, b: Any = 1) -> Law:
@@ -407,15 +417,7 @@ def laplace(mu: Any = 0, b: Any = 1) -> Law:
     >>> laplace().pdf
     exp(-Abs(x))/2
     """
-    mu, b = _as_param("laplace", "mu", mu), _positive("laplace", "b", b)
-    return _from_sympy_stats(
-        "laplace",
-        {"mu": mu, "b": b},
-        sps.Laplace("X", mu, b),
-        _scipy_laplace,
-        location_param="mu",
-        scale_param="b",
-    )
+    return _location_scale("laplace", sps.Laplace, _scipy_laplace, mu, "b", b)
 
 
 def logistic(mu: Any = 0, s: Any = 1) -> Law:
@@ -424,15 +426,7 @@ def logistic(mu: Any = 0, s: Any = 1) -> Law:
     >>> logistic().cdf
     1/(1 + exp(-x))
     """
-    mu, s = _as_param("logistic", "mu", mu), _positive("logistic", "s", s)
-    return _from_sympy_stats(
-        "logistic",
-        {"mu": mu, "s": s},
-        sps.Logistic("X", mu, s),
-        _scipy_logistic,
-        location_param="mu",
-        scale_param="s",
-    )
+    return _location_scale("logistic", sps.Logistic, _scipy_logistic, mu, "s", s)
 
 
 def student_t(nu: Any, mu: Any = 0, sigma: Any = 1) -> Law:

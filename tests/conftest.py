@@ -1,6 +1,7 @@
 """Shared fixtures and settings for the test suite."""
 
 import os
+import tempfile
 
 import pytest
 
@@ -12,6 +13,10 @@ try:
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 except ImportError:  # pragma: no cover
     pass
+
+# The derivation cache of a test run lives in a fresh directory: tests neither read a
+# developer's cached results nor leave entries in their home directory.
+os.environ.setdefault("EAFO_SYM_CACHE_DIR", tempfile.mkdtemp(prefix="eafo_sym_test_cache_"))
 
 
 @pytest.fixture

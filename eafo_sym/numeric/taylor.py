@@ -23,7 +23,7 @@ from ..catalog import resolve
 from ..laws import Law, check_distribution
 from ..symbolic.pieces import check_activation, segments
 from ..symbolic.symbols import x
-from ..symbolic.taylor import check_order, taylor_pieces, taylor_terms
+from ..symbolic.taylor import TaylorTerm, taylor_coefficients, taylor_pieces
 from .evaluate import LogAbs, Robust, numeric
 from .quadrature import expectation
 
@@ -54,20 +54,16 @@ def entropy_taylor(
         ValueError: ``order < 1``, ``f`` flat on the interval, or an integral diverges.
         TypeError: ``order`` not an int, or ``h`` not an expression.
     """
-    order = check_order(order)
     f = check_activation(resolve(f))
     h = check_activation(resolve(h), "direction h")
     dist = check_distribution(dist)
-    coeffs = []
-    for k in range(1, order + 1):
-        total = sp.S.Zero
-        for t in taylor_terms(f, h, dist, k, interval=interval, exact=exact):
-            if t.exact is not None:
-                total += t.exact
-            else:
-                total += sp.Float(_moment(t.moment, dist, t.a, t.b, f"c_{k}"), 15)
-        coeffs.append(sp.simplify(sp.Rational((-1) ** (k + 1), k) * total))
-    return coeffs
+
+    def quadrature(t: TaylorTerm, k: int) -> sp.Expr:
+        return sp.Float(_moment(t.moment, dist, t.a, t.b, f"c_{k}"), 15)
+
+    return taylor_coefficients(
+        f, h, dist, order, interval=interval, exact=exact, fallback=quadrature
+    )
 
 
 def _moment(expr: sp.Expr, dist: Law, a: sp.Expr, b: sp.Expr, what: str) -> float:

@@ -22,7 +22,7 @@ quadrature.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,12 +106,14 @@ def taylor_coefficients(
     order: int,
     *,
     interval: Any = None,
+    exact: bool = True,
+    fallback: Callable[[TaylorTerm, int], sp.Expr] | None = None,
 ) -> list[sp.Expr]:
     """Coefficients ``[c_1, ..., c_order]`` of ``H[f + eta*h] - H[f]``, exact where SymPy can.
 
     A piece SymPy cannot integrate in time stays an unevaluated ``Integral``
-    (``.evalf()`` evaluates it with mpmath; :func:`eafo_sym.entropy_taylor`
-    uses quadrature).
+    (``.evalf()`` evaluates it with mpmath), or becomes what ``fallback(term,
+    k)`` returns (:func:`eafo_sym.entropy_taylor` passes quadrature).
 
     Args:
         f: Activation (base name, Activation or expression in ``x``).
@@ -119,6 +121,8 @@ def taylor_coefficients(
         dist: Law of the input.
         order: Number of coefficients (``>= 1``).
         interval: Restrict the entropy to ``(a, b)`` (ReLU's branch ``(0, oo)``).
+        exact: Ask SymPy for closed forms (``False``: every piece goes to ``fallback``).
+        fallback: The value of a piece without a closed form.
 
     Raises:
         ValueError: ``order < 1``, or ``f`` flat on the interval.
@@ -128,7 +132,12 @@ def taylor_coefficients(
     coeffs = []
     for k in range(1, order + 1):
         total = sp.S.Zero
-        for t in taylor_terms(f, h, dist, k, interval=interval):
-            total += t.exact if t.exact is not None else sp.Integral(t.integrand, (x, t.a, t.b))
+        for t in taylor_terms(f, h, dist, k, interval=interval, exact=exact):
+            if t.exact is not None:
+                total += t.exact
+            elif fallback is not None:
+                total += fallback(t, k)
+            else:
+                total += sp.Integral(t.integrand, (x, t.a, t.b))
         coeffs.append(sp.simplify(sp.Rational((-1) ** (k + 1), k) * total))
     return coeffs

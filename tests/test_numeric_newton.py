@@ -1,4 +1,4 @@
-"""Issue 5, item 5: the Newton-like step against the gradient step."""
+"""The Newton-like step (``eafo_sym.numeric.newton``) against the gradient step and finite differences."""
 
 import math
 

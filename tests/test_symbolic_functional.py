@@ -27,7 +27,7 @@ def test_x_space_is_minus_derivative_of_p_over_fprime(f, dist):
 
 @pytest.mark.parametrize("dist", [normal(), normal(-0.3, 0.8)], ids=str)
 def test_y_space_matches_paper_form(dist):
-    """dH/dg = p'(g) g' + p(g) g''/g' (EAFO-math section 3)."""
+    """dH/dg = p'(g) g' + p(g) g''/g' (docs/mathematics.md §3)."""
     g = sp.log(y)  # f = exp(x)
     p = dist.pdf
     expected = sp.diff(p, x).subs(x, g) * sp.diff(g, y) + p.subs(x, g) * sp.diff(g, y, 2) / sp.diff(g, y)

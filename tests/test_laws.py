@@ -1,3 +1,5 @@
+"""Input laws (``eafo_sym.laws``): densities, CDFs, moments and entropies against SciPy."""
+
 import math
 
 import numpy as np
@@ -110,3 +112,17 @@ def test_from_name():
         from_name("normal", nu=3)
     with pytest.raises(ValueError, match="unknown distribution"):
         from_name("gamma")
+
+
+@pytest.mark.parametrize(
+    "dist", [normal(0.5, 2), student_t(3), mixture([normal(-1, 1), laplace(2, 0.5)], [0.3, 0.7])],
+    ids=str,
+)
+def test_laws_are_hashable_and_pickle(dist):
+    """The derivation cache keys on laws and stores them: both must round-trip exactly."""
+    import pickle
+
+    again = pickle.loads(pickle.dumps(dist))
+    assert again == dist and hash(again) == hash(dist) and again.key == dist.key
+    assert float(again.scipy.cdf(0.3)) == pytest.approx(float(dist.scipy.cdf(0.3)), abs=0)
+    assert dist.location == dist.params.get("mu", None)

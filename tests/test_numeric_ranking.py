@@ -1,4 +1,4 @@
-"""Issue 5, item 3: scale-invariant criteria, the ranking and ``eafo-sym rank``."""
+"""Scale-invariant entropy criteria, the ranking (``eafo_sym.numeric.ranking``) and ``eafo-sym rank``."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Issue 5, item 6: CRReLU's entropy as a function of eps, and the derived thresholds."""
+"""CRReLU's entropy as a function of eps and the derived thresholds (``eafo_sym.numeric.sensitivity``)."""
 
 import math
 

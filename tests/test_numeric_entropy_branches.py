@@ -1,4 +1,4 @@
-"""Issue 5, item 1: activations without an inverse (branch sums, atoms) against independent numbers."""
+"""Output entropy of activations without an inverse (branch sums, atoms) against independent numbers."""
 
 import math
 import warnings
