@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -86,15 +87,27 @@ def test_report_only_rewrites_summary_without_training(smoke_out, tmp_path, caps
 # --- the plan: defaults, and the results of an earlier run ------------------------------------
 
 
-def test_plan_fills_in_the_profile_defaults(tmp_path):
+def test_plan_fills_in_the_profile_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # where results/digits is committed
     smoke = run.plan(smoke=True, out=str(tmp_path))
     assert (smoke.models, smoke.activations, smoke.seeds) == (("mlp", "vit"), ("crrelu", "gelu"), 2)
     assert smoke.profile == "smoke" and smoke.folder == tmp_path and len(smoke.cells) == 8
-    full = run.plan()
+    with pytest.raises(ValueError, match="results/digits already holds"):
+        run.plan()  # the committed results are never overwritten without force
+    full = run.plan(force=True)
     assert full.activations == tuple(default_activations()) and full.seeds == 5
     assert full.folder.as_posix() == "results/digits" and full.profile == "cpu"
     assert full.command_line().startswith("eafo-sym experiment --models mlp,vit --activations crrelu,")
     assert "--out" not in full.command_line() and smoke.command_line().endswith(f"--smoke --out {tmp_path}")
+
+
+def test_earlier_results_need_force(tmp_path, capsys):
+    (tmp_path / "rows.jsonl").write_text('{"kept": true}\n')
+    assert main(["experiment", "--smoke", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds the results of a run" in err and "--force" in err and err.count("\n") == 1
+    assert (tmp_path / "rows.jsonl").read_text() == '{"kept": true}\n'
+    assert run.plan(smoke=True, out=str(tmp_path), force=True).folder == tmp_path
 
 
 def test_report_only_needs_rows(tmp_path):

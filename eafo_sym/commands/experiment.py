@@ -49,6 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--out", default=None, help="output folder (default: results/digits)")
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite the results of an earlier run in the output folder",
+    )
+    p.add_argument(
         "--device",
         choices=("cpu", "cuda"),
         default="cpu",
@@ -87,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         split_seed=args.split_seed,
         baseline=args.baseline,
+        force=args.force,
     )
     result = experiment.run_experiment(plan, progress=not args.no_progress)
     print(result.summary)

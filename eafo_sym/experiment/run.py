@@ -164,6 +164,7 @@ def plan(
     threads: int = 2,
     split_seed: int = 0,
     baseline: str = "gelu",
+    force: bool = False,
 ) -> Plan:
     """Check the choices of ``eafo-sym experiment`` and fill in the profile's defaults.
 
@@ -183,10 +184,12 @@ def plan(
         threads: torch CPU threads.
         split_seed: Seed of the data split.
         baseline: Activation of the paired comparison (must be among the activations).
+        force: Overwrite the results of an earlier run in ``out``.
 
     Raises:
         ValueError: A count is not positive, a name is unknown, torch or the
-            CUDA device is missing, or timm_vit cannot be built.
+            CUDA device is missing, timm_vit cannot be built, or ``out``
+            already holds results and ``force`` is False.
     """
     _positive("threads", threads)
     _positive("epochs", epochs)
@@ -226,6 +229,11 @@ def plan(
         epochs=epochs,
         out=out,
     )
+    if (result.folder / "rows.jsonl").exists() and not force:
+        raise ValueError(
+            f"{result.folder} already holds the results of a run (rows.jsonl); "
+            "pass --force to overwrite them, or choose another --out"
+        )
     return result
 
 
