@@ -115,9 +115,10 @@ class Plan:
     def command_line(self) -> str:
         """The fully spelled-out command that reproduces this run (written to ``meta.json``).
 
-        >>> Plan(("mlp", "vit"), ("crrelu", "gelu"), seeds=2, smoke=True).command_line()
-        'eafo-sym experiment --models mlp,vit --activations crrelu,gelu --seeds 2 --device cpu \
---threads 2 --split-seed 0 --smoke'
+        >>> p = Plan(("mlp", "vit"), ("crrelu", "gelu"), seeds=2, smoke=True)
+        >>> p.command_line().split(" --")
+        ['eafo-sym experiment', 'models mlp,vit', 'activations crrelu,gelu', 'seeds 2',
+         'device cpu', 'threads 2', 'split-seed 0', 'smoke']
         """
         parts = ["eafo-sym", "experiment", "--models", ",".join(self.models)]
         parts += ["--activations", ",".join(self.activations), "--seeds", str(self.seeds)]
