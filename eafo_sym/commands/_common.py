@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
+
+if TYPE_CHECKING:
+    from ..laws import Law
 
 
 def parse_kv(items: list[str] | None, what: str = "--param") -> dict[str, Any]:
@@ -38,12 +41,12 @@ def parse_kv(items: list[str] | None, what: str = "--param") -> dict[str, Any]:
 
 def add_dist_arguments(p: argparse.ArgumentParser) -> None:
     """``--dist NAME`` and repeatable ``--param k=v`` for the input law."""
-    from ..laws import LAWS as DISTRIBUTIONS
+    from ..laws import LAWS
 
     p.add_argument(
         "--dist",
         default="normal",
-        choices=sorted(DISTRIBUTIONS),
+        choices=sorted(LAWS),
         help="law of the pre-activation X (default: normal)",
     )
     p.add_argument(
@@ -54,8 +57,8 @@ def add_dist_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def dist_from_args(args: argparse.Namespace):
-    """Build the Distribution named by ``--dist``/``--param``."""
+def dist_from_args(args: argparse.Namespace) -> Law:
+    """Build the input law named by ``--dist``/``--param``."""
     from ..laws import from_name
 
     return from_name(args.dist, **parse_kv(args.param))
@@ -63,14 +66,14 @@ def dist_from_args(args: argparse.Namespace):
 
 def activation_from_text(text: str) -> sp.Expr:
     """A registry name or a formula in x (parsed safely, never evaluated)."""
-    from .. import catalog as activations
+    from .. import catalog
     from ..parsing import parse_activation
 
-    if text in activations.names():
-        return activations.resolve(text)
+    if text in catalog.names():
+        return catalog.resolve(text)
     if text.isidentifier() and text != "x":
         raise ValueError(
-            f"unknown activation {text!r}; known: {', '.join(sorted(activations.names()))} "
+            f"unknown activation {text!r}; known: {', '.join(sorted(catalog.names()))} "
             "(or give a formula in x)"
         )
     return parse_activation(text)

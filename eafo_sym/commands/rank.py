@@ -44,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
     dist = dist_from_args(args)
     names = None
     if args.activation:
-        from .. import catalog as activations
+        from .. import catalog
 
-        known = activations.names()
+        known = catalog.names()
         names = [a if a in known else activation_from_text(a) for a in args.activation]
     rows = rank_activations(names, {args.dist: dist}, criterion=args.criterion)
     sys.stdout.write(format_table(rows, args.digits) + "\n")

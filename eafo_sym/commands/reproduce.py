@@ -15,6 +15,8 @@ EXAMPLE = "eafo-sym reproduce --out eafo-output"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags: --out, --no-figures, --quiet, --only."""
+    from ..reproduce.checks import CHECKS
+
     p.add_argument(
         "--out",
         default="eafo-output",
@@ -30,8 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--only",
         nargs="+",
         metavar="KEY",
-        help="run only these checks (keys: wafbc_normal, wafbc_logistic, wafbc_laplace, "
-        "coordinates, relu_branch, taylor, crrelu, eps_sign, codegen)",
+        help=f"run only these checks (keys: {', '.join(c.key for c in CHECKS)})",
     )
 
 
@@ -39,34 +40,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the checks; 0 if all pass, 1 otherwise (OSError for an unwritable --out)."""
     import sys
 
-    from ..reproduce import CHECKS, prepare_out, reproduce
+    from ..reproduce import reproduce, select
 
-    checks = CHECKS
-    if args.only:
-        known = {c.key: c for c in CHECKS}
-        unknown = [k for k in args.only if k not in known]
-        if unknown:
-            raise ValueError(
-                f"unknown check(s) {', '.join(unknown)}; known: {', '.join(known)}"
-            )
-        checks = tuple(known[k] for k in known if k in set(args.only))
-    prepare_out(args.out)  # fail (exit 2) before minutes of work, not after
     report = reproduce(
         args.out,
         figures=not args.no_figures,
-        checks=checks,
+        checks=select(args.only),
         progress=None if args.quiet else sys.stderr,
     )
-    n_pass = sum(r.passed for r in report.results)
-    sys.stdout.write(report.table() + "\n\n")
-    for r in report.results:
-        if r.note:
-            sys.stdout.write(f"note ({r.key}): {r.note}\n")
-    sys.stdout.write(
-        f"{n_pass}/{len(report.results)} checks pass in {report.seconds:.1f} s; "
-        f"wrote {report.out}/summary.md, summary.json"
-        + (", figures/" if not args.no_figures else "")
-        + (", code/" if any(f.startswith("code/") for f in report.files) else "")
-        + "\n"
-    )
+    sys.stdout.write(report.text())
     return 0 if report.passed else 1

@@ -27,7 +27,7 @@ __all__ = [
     "init_weights",
 ]
 
-#: Activations the issue names explicitly (the paper's baselines and CRReLU).
+#: CRReLU and the paper's baselines (``docs/mathematics.md`` §13).
 CORE_ACTIVATIONS = ("crrelu", "gelu", "relu", "elu", "celu", "prelu", "leaky_relu", "silu")
 #: Textbook activations that ``eafo_sym.nn`` also offers but that are not EAFO
 #: derivations; left out of the default list to keep the run short (ask for them
@@ -46,7 +46,7 @@ def available_activations() -> list[str]:
 
 
 def default_activations() -> list[str]:
-    """The issue's list plus every other (derived) activation :mod:`eafo_sym.nn` offers."""
+    """:data:`CORE_ACTIVATIONS` plus every other (derived) activation :mod:`eafo_sym.nn` offers."""
     avail = available_activations()
     core = [a for a in CORE_ACTIVATIONS if a in avail]
     return core + [a for a in avail if a not in core and a not in _TEXTBOOK]

@@ -1,12 +1,12 @@
 """One training run of the scaled-down paper recipe -> one result row.
 
-Recipe (paper section 7, scaled to 8x8 digits): AdamW with weight decay 0.05
-(not on biases, norms, embeddings or scalar activation parameters, as timm
-does), truncated-normal initialisation, gradient clipping at norm 1.0, a cosine
-schedule with linear warm-up stepped per batch, cross-entropy, ``eps = 0.01``
-(the generated CRReLU's default). The reported numbers are those of the
-**final epoch** (no early stopping or model selection); the validation
-accuracy is recorded alongside for reference.
+Recipe (the paper's, ``docs/mathematics.md`` §13, scaled to 8x8 digits):
+AdamW with weight decay 0.05 (not on biases, norms, embeddings or scalar
+activation parameters, as timm does), truncated-normal initialisation,
+gradient clipping at norm 1.0, a cosine schedule with linear warm-up stepped
+per batch, cross-entropy, ``eps = 0.01`` (the generated CRReLU's default). The
+reported numbers are those of the **final epoch** (no early stopping or model
+selection); the validation accuracy is recorded alongside for reference.
 """
 
 from __future__ import annotations

@@ -1,74 +1,65 @@
-r"""Re-derive every result of the paper, check each numerically, and report.
+r"""The checks of ``eafo-sym reproduce``: one function and one table row per result of the paper.
 
-:func:`reproduce` runs one check per result of "Entropy-based Activation
-Function Optimization" (``docs/mathematics.md``): the derivation comes from
-the package (SymPy), the check is an independent number (SciPy quadrature,
-finite differences, the generated code run on a grid). Each check yields a
-:class:`CheckResult` with the short derived formula, the measured error, the
-tolerance and PASS/FAIL. An exception inside a check is a FAIL with its
-message, never a crash, so the report always lists every result.
+Each check re-derives one result with the package (SymPy) and measures it
+against an independent number (SciPy quadrature, finite differences, the
+generated code run on a grid); ``docs/mathematics.md`` §4-§7 states each
+result. A check is a function ``check_<key>(out: Path | None = None) ->
+Outcome``; :data:`CHECKS` lists them in reporting order. Adding a check is
+writing that function and adding its :class:`Check` row: the command line
+(``--only``), the table, ``summary.md`` and ``summary.json`` all read the
+table.
 
-It also writes, into one output folder: the figures (PNG, Agg backend), the
-generated torch and NumPy source for CRReLU, ``summary.md`` and
-``summary.json``.
-
-The independent numeric checks that notebooks reuse are public here:
-:func:`output_density` (the y-space density by change of variables) and
-:func:`y_space_entropy` (``-integral q log q dy`` by quadrature).
+:func:`run_check` turns a check into a :class:`CheckResult`; an exception
+inside a check becomes a FAIL with its message, never a crash, so a report
+always lists every result.
 
 >>> [c.key for c in CHECKS][:3]
 ['wafbc_normal', 'wafbc_logistic', 'wafbc_laplace']
+>>> [c.key for c in select(["crrelu", "taylor"])]  # always in table order
+['taylor', 'crrelu']
 """
 
 from __future__ import annotations
 
-import json
 import math
-import platform
-import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TextIO
 
 import numpy as np
 import sympy as sp
 
-from .catalog import resolve
-from .laws import Law, laplace, logistic, normal
-from .numeric.entropy import output_entropy
-from .numeric.quadrature import integrate
-from .numeric.reference import grid_error, output_density, richardson_coefficients, y_space_entropy
-from .numeric.taylor import entropy_change, entropy_taylor
-from .symbolic.eafo import derive_crrelu, eafo_step
-from .symbolic.functional import coordinates_agree, functional_derivative
-from .symbolic.symbols import eps, eta, x, y
-from .symbolic.wafbc import worst_activation
+from ..catalog import resolve
+from ..laws import Law, laplace, logistic, normal
+from ..numeric.entropy import output_entropy
+from ..numeric.quadrature import integrate
+from ..numeric.reference import grid_error, richardson_coefficients, y_space_entropy
+from ..numeric.taylor import entropy_change, entropy_taylor
+from ..symbolic.eafo import derive_crrelu, eafo_step
+from ..symbolic.functional import coordinates_agree, functional_derivative
+from ..symbolic.symbols import eps, eta, x, y
+from ..symbolic.wafbc import worst_activation
 
 __all__ = [
     "CHECKS",
     "Check",
     "CheckResult",
     "Outcome",
-    "Report",
-    "output_density",
-    "reproduce",
-    "richardson_coefficients",
-    "y_space_entropy",
+    "as_numpy",
+    "run_check",
+    "select",
 ]
 
 
-def _grid_error(a: Callable, b: Callable, lo: float = -8.0, hi: float = 8.0, n: int = 801) -> float:
-    return grid_error(a, b, lo, hi, n)
+def as_numpy(expr: sp.Expr, var: sp.Symbol = x) -> Callable:
+    """``expr`` as a NumPy function of ``var`` (SciPy for the special functions).
 
-
-def _numeric(expr: sp.Expr, var: sp.Symbol = x) -> Callable:
+    >>> as_numpy(2 * x)(3.0)
+    6.0
+    """
     return sp.lambdify(var, expr, modules=["scipy", "numpy"])
-
-
-# --- the checks ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -105,25 +96,69 @@ class Check:
     run: Callable[[Path | None], Outcome]
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """A check's outcome, as reported."""
+@dataclass(frozen=True, kw_only=True)
+class CheckResult(Outcome):
+    """A check's :class:`Outcome` with its key, title, verdict and run time, as reported."""
 
     key: str
     title: str
-    derivation: str
-    check: str
-    error: float
-    tol: float
     passed: bool
     seconds: float
-    note: str = ""
-    data: dict = field(default_factory=dict)
 
     @property
     def status(self) -> str:
         """``"PASS"`` or ``"FAIL"``."""
         return "PASS" if self.passed else "FAIL"
+
+    @property
+    def error_text(self) -> str:
+        """The error as the table prints it (``"inf"`` or one significant decimal)."""
+        return "inf" if math.isinf(self.error) else f"{self.error:.1e}"
+
+    def as_dict(self) -> dict:
+        """The row of ``summary.json`` (keys in the order the file has always had)."""
+        keys = ("key", "title", "derivation", "check", "error", "tol", "passed", "seconds")
+        return {
+            **{k: getattr(self, k) for k in keys},
+            "note": self.note,
+            "data": self.data,
+            "status": self.status,
+        }
+
+
+def run_check(check: Check, out: Path | None) -> CheckResult:
+    """Run one check and judge it: PASS when its error is finite and within its tolerance.
+
+    An exception inside the check is a FAIL row (infinite error, the message
+    as the check, where it was raised as the note), never a crash.
+    """
+    start = time.perf_counter()
+    try:
+        outcome = check.run(out)
+        err = float(outcome.error)
+        passed = math.isfinite(err) and err <= outcome.tol
+    except Exception as exc:  # noqa: BLE001 - a failing derivation is a FAIL row, not a crash
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        outcome = Outcome(
+            "(derivation failed)",
+            f"{type(exc).__name__}: {exc}",
+            math.inf,
+            0.0,
+            note=f"raised at {Path(last.filename).name}:{last.lineno}",
+        )
+        err, passed = math.inf, False
+    values = {f.name: getattr(outcome, f.name) for f in fields(Outcome)}
+    values["error"] = err
+    return CheckResult(
+        **values,
+        key=check.key,
+        title=check.title,
+        passed=passed,
+        seconds=time.perf_counter() - start,
+    )
+
+
+# --- the checks ------------------------------------------------------------------
 
 
 def _symbolic_gap(ok: bool) -> float:
@@ -136,7 +171,7 @@ def _wafbc(dist: Law, y_a: int, y_b: int, known: Callable, name: str) -> Outcome
     w = worst_activation(dist, y_a, y_b)
     scaled_cdf = y_a + (y_b - y_a) * dist.cdf
     symbolic = sp.simplify(w.expr - scaled_cdf) == 0 and w.concave
-    err_shape = _grid_error(_numeric(w.expr), lambda t: y_a + (y_b - y_a) * known(t))
+    err_shape = grid_error(as_numpy(w.expr), lambda t: y_a + (y_b - y_a) * known(t))
     h_num = output_entropy(w.expr, dist)
     err_h = abs(float(h_num) - float(w.entropy))
     return Outcome(
@@ -177,7 +212,7 @@ def check_coordinates(out: Path | None = None) -> Outcome:
     sym = coordinates_agree(f, dist)
     dfx = functional_derivative(f, dist, space="x")
     dgy = functional_derivative(f, dist, space="y")
-    err_d = _grid_error(_numeric(dfx), lambda t: -_numeric(dgy, y)(1 / (1 + np.exp(-t))), -6, 6)
+    err_d = grid_error(as_numpy(dfx), lambda t: -as_numpy(dgy, y)(1 / (1 + np.exp(-t))), -6, 6)
     errs = {}
     for name in ("sigmoid", "tanh"):
         hx = float(output_entropy(name, dist))
@@ -200,7 +235,7 @@ def check_relu_branch(out: Path | None = None) -> Outcome:
     sym = sp.simplify(d - x * dist.pdf) == 0
     # A direction with h(0) = 0, so the boundary term of the integration by parts vanishes.
     h = x**2 * sp.exp(-x)
-    dn, hn = _numeric(d), _numeric(h)
+    dn, hn = as_numpy(d), as_numpy(h)
     inner = integrate(lambda t: float(dn(t) * hn(t)), 0, math.inf, what="<dH/df, h>").value
     c1, _ = richardson_coefficients(
         lambda e: entropy_change(x, h, dist, e, interval=(0, sp.oo)), 0.02
@@ -253,9 +288,9 @@ def check_crrelu(out: Path | None = None) -> Outcome:
     sym = sp.simplify(c.expr - paper) == 0 and sp.simplify(step_x - step_y) == 0
     # The step with eta = 1/2 is CRReLU's branch with eps = eps_descent(eta).
     e_val = sp.Rational(1, 2)
-    step_fn = _numeric(step_x.subs(eta, e_val))
-    crr_fn = _numeric(c.expr.subs(eps, c.eps_descent.subs(eta, e_val)))
-    err = _grid_error(step_fn, crr_fn, 0.0, 8.0)
+    step_fn = as_numpy(step_x.subs(eta, e_val))
+    crr_fn = as_numpy(c.expr.subs(eps, c.eps_descent.subs(eta, e_val)))
+    err = grid_error(step_fn, crr_fn, 0.0, 8.0)
     return Outcome(
         derivation=f"CRReLU = {sp.sstr(c.expr)}",
         check="== relu(x) + eps*x*exp(-x^2/2) (paper); x-step == y-step; "
@@ -298,10 +333,10 @@ def check_codegen(out: Path | None = None) -> Outcome:
     """Generated torch and NumPy code for CRReLU against the SymPy expression."""
     import importlib.util
 
-    from .catalog import get
-    from .codegen import numpy_code, torch_code
-    from .codegen.files import write_generated
-    from .codegen.registry import backend_source
+    from ..catalog import get
+    from ..codegen import numpy_code, torch_code
+    from ..codegen.files import write_generated
+    from ..codegen.registry import backend_source
 
     act = get("crrelu")
     expr = act.expr
@@ -389,263 +424,22 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-# --- figures ---------------------------------------------------------------------
-
-
-def _figure_wafbc(path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    t = np.linspace(-5, 5, 501)
-    fig = Figure(figsize=(6.4, 4.0))
-    ax = fig.add_subplot()
-    for dist, label in ((normal(), "WAFBC normal"), (laplace(), "WAFBC Laplace")):
-        w = worst_activation(dist, -1, 1)
-        ax.plot(t, _numeric(w.expr)(t) * np.ones_like(t), label=label)
-    ax.plot(t, np.tanh(t), "--", label="tanh")
-    ax.plot(t, 2 / (1 + np.exp(-t)) - 1, ":", label="2 sigmoid - 1")
-    ax.plot(t, np.clip(t, 0, None) / 2.5 - 1, "-.", label="ReLU (scaled)")
-    ax.set(xlabel="x", ylabel="f(x)", ylim=(-1.2, 1.2), title="Worst activations on (-1, 1)")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.savefig(path, dpi=100)
-
-
-def _figure_crrelu(path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    c = derive_crrelu()
-    f, df = (sp.lambdify((x, eps), e, modules="numpy") for e in (c.expr, sp.diff(c.expr, x)))
-    t = np.linspace(-4, 4, 801)
-    fig = Figure(figsize=(9, 3.6))
-    ax1, ax2 = fig.subplots(1, 2)
-    for e_val in (-0.5, -0.1, 0.0, 0.01, 0.1, 0.5):
-        ax1.plot(t, f(t, e_val), label=f"eps = {e_val:g}")
-        ax2.plot(t, df(t, e_val) * np.ones_like(t), label=f"eps = {e_val:g}")
-    ax1.set(xlabel="x", title="CRReLU(x)")
-    ax2.set(xlabel="x", title="d CRReLU / dx")
-    ax1.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-
-
-def _figure_densities(path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    dist = normal()
-    fig = Figure(figsize=(6.4, 4.0))
-    ax = fig.add_subplot()
-    for name, lo, hi in (("sigmoid", 0, 1), ("tanh", -1, 1), ("softplus", 0, 4)):
-        q = _numeric(output_density(name, dist), y)
-        t = np.linspace(lo, hi, 402)[1:-1]
-        ax.plot(t, q(t), label=name)
-    ax.set(xlabel="y", ylabel="q(y)", ylim=(0, 2.5), title="Output densities, X ~ N(0, 1)")
-    ax.legend()
-    fig.savefig(path, dpi=100)
-
-
-def _figure_taylor(path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    dist = normal()
-    h = x * sp.exp(-x**2 / 2)
-    coeffs = [float(c) for c in entropy_taylor(x, h, dist, 4, interval=(0, sp.oo))]
-    etas = np.linspace(-0.8, 0.8, 9)
-    exact = [entropy_change(x, h, dist, float(e), interval=(0, sp.oo)) for e in etas]
-    fig = Figure(figsize=(6.4, 4.0))
-    ax = fig.add_subplot()
-    ax.plot(etas, exact, "ko", label="quadrature")
-    fine = np.linspace(-0.8, 0.8, 201)
-    for k in range(1, 5):
-        series = sum(c * fine ** (j + 1) for j, c in enumerate(coeffs[:k]))
-        ax.plot(fine, series, label=f"order {k}")
-    ax.set(xlabel="eta", ylabel="H[x + eta h] - H[x]", title="Taylor truncations, ReLU branch")
-    ax.legend()
-    fig.savefig(path, dpi=100)
-
-
-FIGURES: tuple[tuple[str, Callable[[Path], None]], ...] = (
-    ("wafbc.png", _figure_wafbc),
-    ("crrelu.png", _figure_crrelu),
-    ("output_densities.png", _figure_densities),
-    ("taylor.png", _figure_taylor),
-)
-
-
-# --- the report ------------------------------------------------------------------
-
-
-@dataclass
-class Report:
-    """All check results, the files written and the wall time."""
-
-    results: list[CheckResult]
-    files: list[str]
-    seconds: float
-    out: str
-
-    @property
-    def passed(self) -> bool:
-        """Whether every check passed."""
-        return all(r.passed for r in self.results)
-
-    def table(self) -> str:
-        """The summary as a Markdown table (also what the CLI prints)."""
-        rows = [
-            "| Result | Our derivation | Check | Error (tol) | Status |",
-            "|---|---|---|---|---|",
-        ]
-        for r in self.results:
-            err = "inf" if math.isinf(r.error) else f"{r.error:.1e}"
-            derivation = r.derivation.replace("|", "\\|")
-            check = r.check.replace("|", "\\|")
-            rows.append(
-                f"| {r.title} | `{derivation}` | {check} | {err} ({r.tol:.0e}) | {r.status} |"
-            )
-        return "\n".join(rows)
-
-    def markdown(self) -> str:
-        """``summary.md``: the table, the notes and the files."""
-        n_pass = sum(r.passed for r in self.results)
-        lines = [
-            "# eafo-sym reproduce",
-            "",
-            f"{n_pass}/{len(self.results)} checks pass; wall time {self.seconds:.1f} s.",
-            "",
-            self.table(),
-            "",
-        ]
-        notes = [r for r in self.results if r.note]
-        if notes:
-            lines += ["## Notes", ""] + [f"- **{r.title}**: {r.note}" for r in notes] + [""]
-        if self.files:
-            lines += ["## Files", ""] + [f"- `{f}`" for f in self.files] + [""]
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict:
-        """``summary.json``'s content (infinite errors as the string ``"inf"``)."""
-
-        def clean(v: Any) -> Any:
-            if isinstance(v, float) and not math.isfinite(v):
-                return str(v)
-            if isinstance(v, dict):
-                return {k: clean(w) for k, w in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [clean(w) for w in v]
-            return v
-
-        return clean(
-            {
-                "passed": self.passed,
-                "seconds": round(self.seconds, 3),
-                "out": self.out,
-                "versions": {
-                    "python": platform.python_version(),
-                    "sympy": sp.__version__,
-                    "numpy": np.__version__,
-                },
-                "results": [{**asdict(r), "status": r.status} for r in self.results],
-                "files": self.files,
-            }
-        )
-
-
-def prepare_out(out: str | Path) -> Path:
-    """Create the output folder and make sure it is writable.
+def select(keys: Iterable[str] | None = None) -> tuple[Check, ...]:
+    """The checks named by ``keys``, in table order (all of :data:`CHECKS` for None).
 
     Raises:
-        OSError: The folder cannot be created or written (a file is in the
-            way, no permission).
+        ValueError: A key names no check (the message lists the known ones).
+
+    >>> select(["nope"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown check(s) nope; known: wafbc_normal, ...
     """
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"--out {path} exists and is not a directory")
-    path.mkdir(parents=True, exist_ok=True)
-    probe = path / ".eafo-write-test"
-    try:
-        probe.write_text("", encoding="utf-8")
-    except OSError as exc:
-        raise OSError(f"--out {path} is not writable: {exc.strerror or exc}") from None
-    probe.unlink()
-    return path
-
-
-def _run_check(check: Check, out: Path | None) -> CheckResult:
-    start = time.perf_counter()
-    try:
-        outcome = check.run(out)
-        err = float(outcome.error)
-        passed = math.isfinite(err) and err <= outcome.tol
-        return CheckResult(
-            check.key, check.title, outcome.derivation, outcome.check, err, outcome.tol,
-            passed, time.perf_counter() - start, outcome.note, outcome.data,
-        )
-    except Exception as exc:  # noqa: BLE001 - a failing derivation is a FAIL row, not a crash
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        return CheckResult(
-            check.key, check.title, "(derivation failed)", f"{type(exc).__name__}: {exc}",
-            math.inf, 0.0, False, time.perf_counter() - start,
-            f"raised at {Path(last.filename).name}:{last.lineno}",
-        )
-
-
-def reproduce(
-    out: str | Path = "eafo-output",
-    *,
-    figures: bool = True,
-    checks: Sequence[Check] | None = None,
-    progress: TextIO | None = sys.stderr,
-) -> Report:
-    """Run every check, write figures, generated code and the summaries into ``out``.
-
-    Args:
-        out: Output folder (created if needed).
-        figures: Write the PNG figures.
-        checks: The checks to run (default :data:`CHECKS`).
-        progress: Where one progress line per step goes (None: silent).
-
-    Returns:
-        The :class:`Report`; ``report.passed`` is the overall verdict.
-
-    Raises:
-        OSError: ``out`` cannot be created or written.
-    """
-    import warnings
-
-    start = time.perf_counter()
-    path = prepare_out(out)
-    checks = CHECKS if checks is None else tuple(checks)
-    steps = len(checks) + (len(FIGURES) if figures else 0)
-
-    def say(i: int, text: str) -> None:
-        if progress is not None:
-            progress.write(f"[{i:>2}/{steps}] {text}\n")
-            progress.flush()
-
-    results: list[CheckResult] = []
-    files: list[str] = []
-    with warnings.catch_warnings():
-        # Quadrature warnings are folded into each check's measured error.
-        warnings.simplefilter("ignore")
-        for i, check in enumerate(checks, 1):
-            r = _run_check(check, path)
-            results.append(r)
-            err = "inf" if math.isinf(r.error) else f"{r.error:.1e}"
-            say(i, f"{check.title}: {r.status} (error {err}, {r.seconds:.1f} s)")
-        if (path / "code").is_dir():
-            files += sorted(str(p.relative_to(path)) for p in (path / "code").glob("*.py"))
-        if figures:
-            # Figures are drawn on matplotlib.figure.Figure, never pyplot: PNGs go through the
-            # Agg canvas and a caller's backend (a notebook's inline one) is left alone.
-            fig_dir = path / "figures"
-            fig_dir.mkdir(exist_ok=True)
-            for j, (name, draw) in enumerate(FIGURES, len(checks) + 1):
-                t0 = time.perf_counter()
-                draw(fig_dir / name)
-                files.append(f"figures/{name}")
-                say(j, f"figure {name} ({time.perf_counter() - t0:.1f} s)")
-    report = Report(results, files, time.perf_counter() - start, str(path))
-    files += ["summary.md", "summary.json"]
-    (path / "summary.md").write_text(report.markdown(), encoding="utf-8")
-    (path / "summary.json").write_text(
-        json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8"
-    )
-    return report
+    if keys is None:
+        return CHECKS
+    wanted = list(keys)
+    known = [c.key for c in CHECKS]
+    unknown = [k for k in wanted if k not in known]
+    if unknown:
+        raise ValueError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return tuple(c for c in CHECKS if c.key in wanted)
