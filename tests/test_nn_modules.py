@@ -23,7 +23,8 @@ from eafo_sym import catalog as activations  # noqa: E402
 from eafo_sym import nn as gen  # noqa: E402
 from eafo_sym import x  # noqa: E402
 from eafo_sym.codegen import to_torch  # noqa: E402
-from eafo_sym.codegen.registry import NN_PATH, nn_source, registry_forms  # noqa: E402
+from eafo_sym.codegen.backends import NN_PATH  # noqa: E402
+from eafo_sym.codegen.registry import nn_source, registry_forms  # noqa: E402
 from eafo_sym.paper import PaperCRReLU  # noqa: E402
 
 ULP64 = np.finfo(np.float64).eps
