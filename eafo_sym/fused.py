@@ -177,12 +177,8 @@ class _FusedFunction(torch.autograd.Function):
 
 
 def _fused_class(name: str, base: type) -> type:
-    # The order of the printed Function's arguments: the generated constructor's.
-    import inspect
-
-    param_names = tuple(
-        p for p in inspect.signature(base.__init__).parameters if p not in ("self", "inplace")
-    )
+    # The kernels take the parameters in the printed functions' order, which nn.py states.
+    param_names = _nn.PARAMETERS[name]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = tuple(getattr(self, p) for p in param_names)

@@ -12,6 +12,10 @@ What gets printed for one activation ``f(x; p1, p2, ...)``:
 - an ``nn.Module`` whose constructor takes the parameters as keyword
   arguments with their defaults, so ``Cls()`` works (timm's ``act_layer``).
 
+The file ends with two tables: ``ACTIVATIONS`` (registry name -> class) and
+``PARAMETERS`` (registry name -> parameter names in argument order), which the runtime
+(:mod:`eafo_sym.fused`) reads instead of deriving anything.
+
 The functions are straight-line code from :mod:`eafo_sym.codegen.emit` (shared
 subexpressions computed once, dead temporaries reused in place). The helpers they call
 (``_finite``, ``_zero_wins_``, ``_reduce_to``) and ``get_act_layer`` are pasted from the
@@ -214,14 +218,17 @@ def torch_source(
     pr = printer()
     parts = header(forms, command, "#", "# ruff: noqa")
     parts += [f'"""{doc or _DOC}"""', "", "import math", "", "import torch", ""]
-    all_names = sorted(["ACTIVATIONS", "get_act_layer", *names])
+    all_names = sorted(["ACTIVATIONS", "PARAMETERS", "get_act_layer", *names])
     parts += ["__all__ = [" + ", ".join(repr(n) for n in all_names) + "]", ""]
     text = "\n".join(parts) + "\n" + templates.section("nn.py", "helpers")
     for f in forms:
         text += "\n\n" + _torch_block(f, pr)
-    text += "\n\n#: Registry name -> class, as in eafo_sym.activations.\n"
+    text += "\n\n#: Registry name -> class, as in eafo_sym.catalog.\n"
     text += "ACTIVATIONS: dict[str, type] = {\n"
     text += "".join(f"    {f.name!r}: {f.class_name},\n" for f in forms) + "}\n\n"
+    text += "#: Registry name -> parameter names, in the order the functions above take them.\n"
+    text += "PARAMETERS: dict[str, tuple[str, ...]] = {\n"
+    text += "".join(f"    {f.name!r}: {tuple(map(str, f.params))!r},\n" for f in forms) + "}\n\n"
     text += "\n" + templates.section("nn.py", "lookup")
     # Blank lines between top-level blocks: two, as ruff format would leave them.
     return re.sub(r"\n{3,}(?=\S)", "\n\n\n", text)

@@ -12,7 +12,7 @@ check it) is never pasted, except a Python template's docstring where the assemb
 >>> print(section("fused_host.cpp", "forward").splitlines()[0])
 at::Tensor ACTIVATION_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
 >>> docstring("nn.py").splitlines()[0]
-'Torch modules for every activation in :mod:`eafo_sym.activations`.'
+'Torch modules for every activation in :mod:`eafo_sym.catalog`.'
 """
 
 from __future__ import annotations

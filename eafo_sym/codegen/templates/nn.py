@@ -1,11 +1,13 @@
-"""Torch modules for every activation in :mod:`eafo_sym.activations`.
+"""Torch modules for every activation in :mod:`eafo_sym.catalog`.
 
 Printed by :mod:`eafo_sym.codegen` from the SymPy closed forms and their
 analytic derivatives. Each class constructs with no arguments (timm's
 ``act_layer`` convention), works on any shape and on float16, bfloat16,
 float32 and float64, and has a backward that saves only its input.
 ``ACTIVATIONS`` maps registry names (``"crrelu"``, ``"gelu"``, ...) to classes
-and ``get_act_layer(name)`` looks one up.
+and ``get_act_layer(name)`` looks one up; ``PARAMETERS`` maps them to their
+parameter names, in the order the functions ``<name>_fwd``, ``<name>_bwd_x``
+and ``<name>_bwd`` take them.
 
 CRReLU's learnable correction size is called ``epsilon`` here (the SymPy
 symbol); the paper's pseudocode calls it ``lr``. Its default 0.01 is the
