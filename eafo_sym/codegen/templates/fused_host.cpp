@@ -5,45 +5,34 @@
 
 // eafo-sym template: forward
 at::Tensor ACTIVATION_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, NUM_PARAMS);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "ACTIVATION_fwd", [&] {
+  auto o = eafo_operands(x, ps, NUM_PARAMS);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "ACTIVATION_fwd", [&] {
     ACTIVATION_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor ACTIVATION_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, NUM_PARAMS);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "ACTIVATION_bwd_x", [&] {
-    ACTIVATION_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, NUM_PARAMS, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "ACTIVATION_bwd_x", [&] {
+    ACTIVATION_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 // eafo-sym template: parameter gradients
 std::vector<at::Tensor> ACTIVATION_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, NUM_PARAMS);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, NUM_PARAMS, &g);
   std::array<double, NUM_PARAMS> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "ACTIVATION_bwd", [&] {
-    sums = ACTIVATION_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "ACTIVATION_bwd", [&] {
+    sums = ACTIVATION_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < NUM_PARAMS; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }

@@ -60,4 +60,23 @@ inline std::vector<double> eafo_params(const std::vector<at::Tensor>& ps, size_t
   return v;
 }
 
+// What every host function starts with: the operands checked and made contiguous, the
+// parameters' values, and an output like x. A forward has no g (nullptr).
+struct EafoOperands {
+  std::vector<double> params;
+  at::Tensor x, g, out;
+};
+
+inline EafoOperands eafo_operands(const at::Tensor& x, const std::vector<at::Tensor>& ps,
+                                  size_t n, const at::Tensor* g = nullptr) {
+  if (g == nullptr) {
+    eafo_check(x, "x");
+  } else {
+    eafo_check_grad(x, *g);
+  }
+  EafoOperands o{eafo_params(ps, n), x.contiguous(), g ? g->contiguous() : at::Tensor(), {}};
+  o.out = at::empty_like(o.x);
+  return o;
+}
+
 }  // namespace
