@@ -24,6 +24,7 @@ from ..stable import guard_products, stabilize
 
 __all__ = [
     "ArrayFixes",
+    "NestedMinMax",
     "PythonFixes",
     "Refusals",
     "UnsupportedNodeError",
@@ -181,7 +182,35 @@ class PythonFixes(Refusals):
         return f"{t}*{self._lib}.nan_to_num({self._print(expr.args[1])})"
 
 
-class ArrayFixes(PythonFixes):
+class NestedMinMax:
+    """Max and Min as nested two-argument calls, which propagate nan and take any number of args.
+
+    ``_nested_calls`` names the maximum and minimum calls; ``_nested_order`` puts the
+    arguments in a fixed order.
+    """
+
+    _nested_calls: tuple[str, str] = ("maximum", "minimum")
+
+    def _nested_order(self, args):
+        return sorted(args, key=sp.default_sort_key)
+
+    def _nest(self, expr, call: str) -> str:
+        args = self._nested_order(expr.args)
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{call}({out}, {self._print(a)})"
+        return out
+
+    def _print_Max(self, expr):
+        """Nested maximum: SymPy prints a reduce over a list (NumPy) or fmax (C), which drop nan."""
+        return self._nest(expr, self._nested_calls[0])
+
+    def _print_Min(self, expr):
+        """Nested minimum: SymPy prints a reduce over a list (NumPy) or fmin (C), which drop nan."""
+        return self._nest(expr, self._nested_calls[1])
+
+
+class ArrayFixes(NestedMinMax, PythonFixes):
     """Max/Min, Heaviside and library calls for the NumPy-like printers (SciPy, JAX)."""
 
     #: Function -> the library call that prints it, ``{}`` standing for the argument.
@@ -198,20 +227,12 @@ class ArrayFixes(PythonFixes):
 
     _print_sigmoid = _print_softplus = _print_erfc_ = _print_call
 
-    def _fold_minmax(self, expr, fold: str) -> str:
-        args = sorted(expr.args, key=lambda a: (not a.is_number, sp.default_sort_key(a)))
-        out = self._print(args[0])
-        for a in args[1:]:
-            out = f"{self._lib}.{fold}({out}, {self._print(a)})"
-        return out
+    @property
+    def _nested_calls(self) -> tuple[str, str]:
+        return f"{self._lib}.maximum", f"{self._lib}.minimum"
 
-    def _print_Max(self, expr):
-        """Nested maximum (nan-propagating, any number of args), not reduce over a list."""
-        return self._fold_minmax(expr, "maximum")
-
-    def _print_Min(self, expr):
-        """Nested minimum (nan-propagating, any number of args), not reduce over a list."""
-        return self._fold_minmax(expr, "minimum")
+    def _nested_order(self, args):
+        return sorted(args, key=lambda a: (not a.is_number, sp.default_sort_key(a)))
 
     def _print_Heaviside(self, expr):
         """heaviside with the value at 0 from the second arg (default 1/2)."""

@@ -25,7 +25,7 @@ from sympy.codegen.cfunctions import expm1
 from sympy.printing.c import C99CodePrinter
 
 from ..stable import erfc_
-from .base import Refusals, UnsupportedNodeError
+from .base import NestedMinMax, Refusals, UnsupportedNodeError
 
 __all__ = ["VEC_METHODS", "VecPrinter"]
 
@@ -57,7 +57,7 @@ def _enclosed(s: str) -> bool:
     return True
 
 
-class VecPrinter(Refusals, C99CodePrinter):
+class VecPrinter(NestedMinMax, Refusals, C99CodePrinter):
     """Prints a guarded, stable SymPy expression as a C++ ``Vectorized`` expression.
 
     ``V`` is ``at::vec::Vectorized<T>`` in the printed code; symbols print as the names given
@@ -74,16 +74,17 @@ class VecPrinter(Refusals, C99CodePrinter):
     """
 
     backend = "cpp"
+    _nested_calls = ("at::vec::maximum", "at::vec::minimum")  # propagate nan, as torch.clamp
 
     def __init__(self, names: dict[sp.Symbol, str] | None = None, settings=None) -> None:
         super().__init__(settings)
         self.names = dict(names or {})
 
     def _print(self, expr, **kwargs):
-        """Numbers as one constant V(T(c)); other nodes only through this class's own methods.
+        """Numbers as one constant V(T(c)); other nodes only through this package's methods.
 
         C99CodePrinter's methods print math.h calls and C operators (fmod, !, ?:) that do
-        not take a Vectorized, so a node this class has no method for is refused by name.
+        not take a Vectorized, so a node that only SymPy has a method for is refused by name.
         """
         if isinstance(expr, sp.Expr) and expr.is_number:
             if expr.is_extended_real is False:
@@ -96,9 +97,13 @@ class VecPrinter(Refusals, C99CodePrinter):
             else:
                 lit = repr(v)
             return f"V(T({lit}))"
-        own = [vars(k) for k in type(self).__mro__ if issubclass(k, VecPrinter)]
-        if not any(f"_print_{c.__name__}" in d for c in type(expr).__mro__ for d in own):
-            raise self.unsupported(expr)
+        for c in type(expr).__mro__:  # the method SymPy's dispatch would call, and its class
+            name = f"_print_{c.__name__}"
+            owner = next((k for k in type(self).__mro__ if name in vars(k)), None)
+            if owner is not None:
+                if owner.__module__.startswith("sympy."):
+                    raise self.unsupported(expr)
+                break
         return super()._print(expr, **kwargs)
 
     def _operand(self, e: sp.Basic) -> str:
@@ -170,21 +175,6 @@ class VecPrinter(Refusals, C99CodePrinter):
         """max(t, 0) + log1p(exp(-|t|)): no overflow, the torch printer's form."""
         t = self._print(expr.args[0])
         return f"(at::vec::maximum({t}, V(T(0))) + ({t}).abs().neg().exp().log1p())"
-
-    def _fold_minmax(self, expr, name: str) -> str:
-        args = sorted(expr.args, key=sp.default_sort_key)
-        out = self._print(args[0])
-        for a in args[1:]:
-            out = f"at::vec::{name}({out}, {self._print(a)})"
-        return out
-
-    def _print_Max(self, expr):
-        """Nested at::vec::maximum, which propagates nan (C's fmax does not)."""
-        return self._fold_minmax(expr, "maximum")
-
-    def _print_Min(self, expr):
-        """Nested at::vec::minimum, which propagates nan (C's fmin does not)."""
-        return self._fold_minmax(expr, "minimum")
 
     def _print_Heaviside(self, expr):
         """torch's printed step ceil(clamp(u, 0, 1)), its value at 0 blended in unless 0."""
