@@ -2,7 +2,7 @@
 
 Each class here subclasses its :mod:`eafo_sym.nn` namesake (same parameters,
 same ``state_dict``, drop-in) and runs float32/float64 CPU tensors through C++
-kernels printed from the same SymPy forms (:mod:`eafo_sym.codegen.cpp`,
+kernels printed from the same SymPy forms (:mod:`eafo_sym.codegen.assemblers.cpp`,
 committed as ``eafo_sym/csrc/fused.cpp``): the forward in one pass, the
 backward (input gradient and parameter-gradient sums) in one more, saving only
 the input. Everything else falls back to the printed torch code of the parent
@@ -36,6 +36,7 @@ from types import ModuleType
 import torch
 
 from . import nn as _nn
+from .codegen.files import source_digest
 
 __all__ = ["ACTIVATIONS", "SOURCE_PATH", "available", "eligible", "get_act_layer", "load"]
 
@@ -98,8 +99,6 @@ def load(verbose: bool = False) -> ModuleType:
             )
         _find_ninja()
         from torch.utils.cpp_extension import load_inline
-
-        from .codegen.cpp import source_digest
 
         text = SOURCE_PATH.read_text()
         cap, flags, ldflags = _build_flags()
@@ -178,12 +177,8 @@ class _FusedFunction(torch.autograd.Function):
 
 
 def _fused_class(name: str, base: type) -> type:
-    # The order of the printed Function's arguments: the generated constructor's.
-    import inspect
-
-    param_names = tuple(
-        p for p in inspect.signature(base.__init__).parameters if p not in ("self", "inplace")
-    )
+    # The kernels take the parameters in the printed functions' order, which nn.py states.
+    param_names = _nn.PARAMETERS[name]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = tuple(getattr(self, p) for p in param_names)

@@ -22,14 +22,16 @@
 #   tanh: tanh(x)
 # ruff: noqa
 
-"""Torch modules for every activation in :mod:`eafo_sym.activations`.
+"""Torch modules for every activation in :mod:`eafo_sym.catalog`.
 
 Printed by :mod:`eafo_sym.codegen` from the SymPy closed forms and their
 analytic derivatives. Each class constructs with no arguments (timm's
 ``act_layer`` convention), works on any shape and on float16, bfloat16,
 float32 and float64, and has a backward that saves only its input.
 ``ACTIVATIONS`` maps registry names (``"crrelu"``, ``"gelu"``, ...) to classes
-and ``get_act_layer(name)`` looks one up.
+and ``get_act_layer(name)`` looks one up; ``PARAMETERS`` maps them to their
+parameter names, in the order the functions ``<name>_fwd``, ``<name>_bwd_x``
+and ``<name>_bwd`` take them.
 
 CRReLU's learnable correction size is called ``epsilon`` here (the SymPy
 symbol); the paper's pseudocode calls it ``lr``. Its default 0.01 is the
@@ -41,7 +43,7 @@ import math
 
 import torch
 
-__all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer']
+__all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PARAMETERS', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer']
 
 def _finite(a, out=None):
     """``a`` with nan and +-inf as its dtype's largest finite value (+-), for ``T * A`` guards.
@@ -1859,7 +1861,7 @@ class Tanh(torch.nn.Module):
         return _TanhFunction.apply(x)
 
 
-#: Registry name -> class, as in eafo_sym.activations.
+#: Registry name -> class, as in eafo_sym.catalog.
 ACTIVATIONS: dict[str, type] = {
     'celu': CELU,
     'crrelu': CRReLU,
@@ -1880,6 +1882,29 @@ ACTIVATIONS: dict[str, type] = {
     'silu': SiLU,
     'softplus': Softplus,
     'tanh': Tanh,
+}
+
+#: Registry name -> parameter names, in the order the functions above take them.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    'celu': ('alpha',),
+    'crrelu': ('epsilon',),
+    'eafo_elu': ('alpha', 'epsilon'),
+    'eafo_leaky_relu': ('alpha', 'epsilon'),
+    'eafo_prelu': ('alpha', 'epsilon'),
+    'eafo_silu': ('epsilon',),
+    'eafo_softplus': ('beta', 'epsilon'),
+    'eafo_tanh': ('epsilon',),
+    'elu': ('alpha',),
+    'gelu': (),
+    'leaky_relu': ('alpha',),
+    'mish': (),
+    'prelu': ('alpha',),
+    'relu': (),
+    'selu': ('alpha', 'lambda_'),
+    'sigmoid': (),
+    'silu': (),
+    'softplus': ('beta',),
+    'tanh': (),
 }
 
 

@@ -1,4 +1,4 @@
-"""The benchmark script still runs (its timings are not tested: the machine is shared)."""
+"""The benchmark scripts still run (their timings are not tested: the machine is shared)."""
 
 from __future__ import annotations
 
@@ -59,3 +59,19 @@ def test_module_benchmark_smoke_run(tmp_path):
     rows = [ln for ln in md.splitlines() if ln.startswith("| ") and ln.endswith("x |")]
     assert len(rows) == 12  # one row per base activation with a torch.nn twin
     assert all(ln.count("x |") == 2 for ln in rows)  # generated and fused, per size
+
+
+def test_import_benchmark_smoke_run_and_refusal_to_overwrite(tmp_path):
+    argv = [sys.executable, str(ROOT / "benchmarks" / "bench_import.py"), "--smoke",
+            "--out", str(tmp_path)]
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / "import_bench.md").read_text()
+    rows = [ln for ln in md.splitlines() if ln.startswith("| `import")]
+    assert len(rows) == 3 and all(ln.endswith("x |") for ln in rows)
+    # What the runtime loads is measured too: no SymPy, no SciPy, no derivation modules.
+    assert "(SymPy/SciPy; eafo_sym modules): [] " in md
+    assert "eafo_sym.catalog" not in md and "eafo_sym.symbolic" not in md
+    again = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert (tmp_path / "import_bench.md").read_text() == md

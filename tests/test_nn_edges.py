@@ -1,4 +1,4 @@
-"""Issue 7: infinities, nan, huge inputs and the whole float16/bfloat16 range.
+"""The generated torch functions at the edges: infinities, nan, huge inputs, float16 and bfloat16.
 
 The rule checked everywhere: an output or gradient is nan only for a nan
 input, and is +-inf only where the exact value is outside the dtype's range;

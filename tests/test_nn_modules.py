@@ -9,6 +9,7 @@ meaningful). Float32 comparisons with the paper's plain module use
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from eafo_sym import catalog as activations  # noqa: E402
 from eafo_sym import nn as gen  # noqa: E402
 from eafo_sym import x  # noqa: E402
 from eafo_sym.codegen import to_torch  # noqa: E402
-from eafo_sym.codegen.registry import NN_PATH, nn_source, registry_forms  # noqa: E402
+from eafo_sym.codegen.backends import NN_PATH  # noqa: E402
+from eafo_sym.codegen.registry import nn_source, registry_forms  # noqa: E402
 from eafo_sym.paper import PaperCRReLU  # noqa: E402
 
 ULP64 = np.finfo(np.float64).eps
@@ -66,6 +68,17 @@ def test_registry_interface():
     }
     for name, cls in expected.items():
         assert gen.ACTIVATIONS[name].__name__ == cls
+
+
+def test_parameter_table_gives_the_functions_argument_order():
+    """``PARAMETERS``, which eafo_sym.fused reads, is the catalog's order and the printed one."""
+    assert sorted(gen.PARAMETERS) == NAMES
+    for name in NAMES:
+        expected = tuple(str(p) for p in activations.get(name).params)
+        assert gen.PARAMETERS[name] == expected
+        for fn in ["fwd", "bwd_x", *(["bwd"] if expected else [])]:
+            args = list(inspect.signature(getattr(gen, f"{name}_{fn}")).parameters)
+            assert args[: 1 + len(expected)] == ["x", *expected], (name, fn)
 
 
 def test_crrelu_parameter():

@@ -26,28 +26,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sympy as sp
-from sympy.codegen.cfunctions import exp2, expm1, log1p
+from sympy.codegen.cfunctions import exp2
 
-from .printers import float_literal
-from .stable import decay_guard, erfc_, sigmoid, zero_guard
+from .printers.base import float_literal
+from .printers.torch import TORCH_OPS
+from .stable import decay_guard, zero_guard
 
 __all__ = ["emit", "decaying_exp_as_exp2", "piecewise_as_blend"]
 
-_UNARY_INPLACE = {
-    sp.exp: "exp_",
-    exp2: "exp2_",
-    sp.tanh: "tanh_",
-    sigmoid: "sigmoid_",
-    log1p: "log1p_",
-    expm1: "expm1_",
-    sp.erf: "erf_",
-    sp.erfc: "erfc_",
-    erfc_: "erfc_",
-    sp.Abs: "abs_",
-    sp.log: "log_",
-    sp.sin: "sin_",
-    sp.cos: "cos_",
-}
 _BOOL = (sp.core.relational.Relational, sp.And, sp.Or, sp.Not)
 
 
@@ -258,8 +244,8 @@ class _Emitter:
                 return None
             head = f"torch.add({p(first)}, {p(rest[0])}, out={buf})"
             return head + "".join(f".add_({p(a)})" for a in rest[1:])
-        if type(node) in _OUT_UNARY and isinstance(node.args[0], sp.Symbol):
-            return f"{_OUT_UNARY[type(node)]}({p(node.args[0])}, out={buf})"
+        if type(node) in TORCH_OPS and isinstance(node.args[0], sp.Symbol):
+            return f"{TORCH_OPS[type(node)][0]}({p(node.args[0])}, out={buf})"
         if isinstance(node, (sp.Max, sp.Min)) and len(node.args) == 2:
             nums = [a for a in node.args if a.is_number]
             syms = [a for a in node.args if isinstance(a, sp.Symbol)]
@@ -341,11 +327,11 @@ class _Emitter:
             if t is None or method is None:
                 return None
             return f"{name} = {t}.{method}()", t
-        if type(node) in _UNARY_INPLACE:
+        if type(node) in TORCH_OPS:
             t = target([node.args[0]])
             if t is None:
                 return None
-            return f"{name} = {t}.{_UNARY_INPLACE[type(node)]}()", t
+            return f"{name} = {t}.{TORCH_OPS[type(node)][1]}()", t
         if isinstance(node, sp.Heaviside) and node.args[1:] == (sp.S.Zero,):
             t = target([node.args[0]])
             return None if t is None else (f"{name} = {t}.clamp_(0.0, 1.0).ceil_()", t)
@@ -381,23 +367,6 @@ class _Emitter:
                 prod = f"({p(first)}*{p(cof)})" + "".join(f".mul_({p(z)})" for z in rest)
             return f"{name} = _zero_wins_({prod}, {', '.join(p(z) for z in zeros)})", into
         return None
-
-
-_OUT_UNARY = {
-    sp.exp: "torch.exp",
-    exp2: "torch.exp2",
-    expm1: "torch.expm1",
-    log1p: "torch.log1p",
-    sigmoid: "torch.sigmoid",
-    sp.tanh: "torch.tanh",
-    sp.erf: "torch.special.erf",
-    sp.erfc: "torch.special.erfc",
-    erfc_: "torch.special.erfc",
-    sp.Abs: "torch.abs",
-    sp.log: "torch.log",
-    sp.sin: "torch.sin",
-    sp.cos: "torch.cos",
-}
 
 
 class _BufferPool:

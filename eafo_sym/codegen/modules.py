@@ -1,7 +1,7 @@
 """Callables from closed forms: torch ``nn.Module`` classes and NumPy functions.
 
-Both print source with :mod:`eafo_sym.codegen.source` and execute it, so what
-runs here is byte for byte what ``eafo-sym codegen`` writes to a file.
+Both print source with the assemblers of :mod:`eafo_sym.codegen.assemblers` and execute
+it, so what runs here is byte for byte what ``eafo-sym codegen`` writes to a file.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 import sympy as sp
 
 from ..symbolic.symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
-from .printers import EafoSciPyPrinter
-from .source import ActivationForm, _cse_lines, torch_source
+from .assemblers.arrays import cse_lines
+from .forms import ActivationForm
+from .printers.numpy import EafoSciPyPrinter
 
 __all__ = ["to_torch", "to_numpy"]
 
@@ -56,6 +57,8 @@ def to_torch(
     """
     import torch  # noqa: F401 - the generated code needs it; fail here if absent
 
+    from .assemblers.torch import torch_source  # here: to_numpy must not import torch
+
     form = ActivationForm(
         name, sp.sympify(expr), dict(params or {}),
         None if learnable is None else frozenset(learnable),
@@ -85,7 +88,7 @@ def to_numpy(
     import numpy
 
     form = ActivationForm("f", sp.sympify(expr), dict(params or {}))
-    lines, (body,) = _cse_lines([form.forward], EafoSciPyPrinter(), indent="        ")
+    lines, (body,) = cse_lines([form.forward], EafoSciPyPrinter(), indent="        ")
     args = ", ".join(["x", *(f"{p}={float(d)!r}" for p, d in form.params.items())])
     src = "\n".join(
         [

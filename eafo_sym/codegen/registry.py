@@ -1,4 +1,4 @@
-"""The activations of :mod:`eafo_sym.activations`, prepared for code generation.
+"""The activations of :mod:`eafo_sym.catalog`, prepared for code generation and printed.
 
 Which parameters are learned: the EAFO-derived activations' parameters (the
 paper trains CRReLU's ``eps``) and PReLU's slope. The others (LeakyReLU's
@@ -10,24 +10,16 @@ does not silently become a different, learnable activation.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from .. import catalog as activations
-from .source import DEFAULT_COMMAND, ActivationForm, numpy_source, torch_source
+from .. import catalog
+from .backends import resolve
+from .files import DEFAULT_COMMAND
+from .forms import ActivationForm
 
-__all__ = ["LEARNABLE", "registry_forms", "nn_source", "backend_source", "NN_PATH", "CPP_PATH"]
+__all__ = ["LEARNABLE", "backend_source", "nn_source", "registry_forms"]
 
 #: Base (non-derived) activations whose parameters are learned, as in torch.nn.
 LEARNABLE = frozenset({"prelu"})
-
-#: Where ``eafo-sym codegen`` writes the torch modules by default.
-NN_PATH = Path(__file__).resolve().parent.parent / "nn.py"
-
-#: Where ``eafo-sym codegen --backend cpp`` writes the fused kernels (:mod:`eafo_sym.fused`).
-CPP_PATH = Path(__file__).resolve().parent.parent / "csrc" / "fused.cpp"
-
-#: Default output per backend when every activation is printed (None: stdout).
-DEFAULT_PATHS = {"torch": NN_PATH, "cpp": CPP_PATH}
 
 
 def registry_forms(names: Sequence[str] | None = None) -> list[ActivationForm]:
@@ -41,43 +33,24 @@ def registry_forms(names: Sequence[str] | None = None) -> list[ActivationForm]:
     []
     """
     forms = []
-    for name in names if names is not None else activations.names():
-        act = activations.get(name)
+    for name in names if names is not None else catalog.names():
+        act = catalog.get(name)
         learn = act.params if (act.derived or act.name in LEARNABLE) else ()
         forms.append(ActivationForm.from_activation(act, learnable=list(learn)))
     return forms
 
 
-_NN_DOC = """\
-Torch modules for every activation in :mod:`eafo_sym.activations`.
+def backend_source(
+    backend: str, names: Sequence[str] | None = None, command: str = DEFAULT_COMMAND
+) -> str:
+    """Source for ``backend`` (a name in :data:`~.backends.BACKENDS`) and the named activations.
 
-Printed by :mod:`eafo_sym.codegen` from the SymPy closed forms and their
-analytic derivatives. Each class constructs with no arguments (timm's
-``act_layer`` convention), works on any shape and on float16, bfloat16,
-float32 and float64, and has a backward that saves only its input.
-``ACTIVATIONS`` maps registry names (``"crrelu"``, ``"gelu"``, ...) to classes
-and ``get_act_layer(name)`` looks one up.
-
-CRReLU's learnable correction size is called ``epsilon`` here (the SymPy
-symbol); the paper's pseudocode calls it ``lr``. Its default 0.01 is the
-paper's. Learned parameters: those of derived activations and PReLU's slope;
-the other base activations keep torch.nn's fixed hyper-parameters (buffers).
-"""
+    Raises:
+        ValueError: An unknown backend.
+    """
+    return resolve(backend).source(registry_forms(names), command)
 
 
 def nn_source(names: Sequence[str] | None = None, command: str = DEFAULT_COMMAND) -> str:
     """The text of ``eafo_sym/nn.py`` (all registered activations, torch backend)."""
-    return torch_source(registry_forms(names), command=command, doc=_NN_DOC)
-
-
-def backend_source(
-    backend: str, names: Sequence[str] | None = None, command: str = DEFAULT_COMMAND
-) -> str:
-    """Source for ``backend`` ("torch", "cpp", "numpy" or "jax") and the named activations."""
-    if backend == "torch":
-        return nn_source(names, command)
-    if backend == "cpp":
-        from .cpp import cpp_source
-
-        return cpp_source(registry_forms(names), command=command)
-    return numpy_source(registry_forms(names), backend=backend, command=command)
+    return backend_source("torch", names, command)

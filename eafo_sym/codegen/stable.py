@@ -48,72 +48,68 @@ __all__ = [
 ]
 
 
-class sigmoid(sp.Function):  # noqa: N801 - lower case like sp.exp
-    """The logistic function ``1/(1 + exp(-t))``, printed as a library call."""
+class _Primitive(sp.Function):
+    """A function the printers map to a library call; at numbers, its closed form."""
+
+    @staticmethod
+    def _closed_form(t: sp.Expr) -> sp.Expr:
+        raise NotImplementedError
 
     @classmethod
     def eval(cls, t):
-        if t.is_Number or t in (sp.oo, -sp.oo):
-            return 1 / (1 + sp.exp(-t))
+        if t.is_Number:
+            return cls._closed_form(t)
         return None
+
+    def _eval_evalf(self, prec):
+        return self._closed_form(self.args[0])._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class sigmoid(_Primitive):  # noqa: N801 - lower case like sp.exp
+    """The logistic function ``1/(1 + exp(-t))``, printed as a library call."""
+
+    @staticmethod
+    def _closed_form(t):
+        return 1 / (1 + sp.exp(-t))
 
     def fdiff(self, argindex=1):
         s = sigmoid(self.args[0])
         return s * (1 - s)
 
     def _eval_rewrite_as_exp(self, t, **kwargs):
-        return 1 / (1 + sp.exp(-t))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
+        return self._closed_form(t)
 
 
-class softplus(sp.Function):  # noqa: N801 - lower case like sp.exp
+class softplus(_Primitive):  # noqa: N801 - lower case like sp.exp
     """``log(1 + exp(t))``, printed in a form that cannot overflow."""
 
-    @classmethod
-    def eval(cls, t):
-        if t.is_Number or t in (sp.oo, -sp.oo):
-            return sp.log(1 + sp.exp(t))
-        return None
+    @staticmethod
+    def _closed_form(t):
+        return sp.log(1 + sp.exp(t))
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
 
     def _eval_rewrite_as_log(self, t, **kwargs):
-        return sp.log(1 + sp.exp(t))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.log)._eval_evalf(prec)
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
+        return self._closed_form(t)
 
 
-class erfc_(sp.Function):  # noqa: N801 - lower case like sp.erfc
+class erfc_(_Primitive):  # noqa: N801 - lower case like sp.erfc
     """``erfc(t)`` kept as written: SymPy's erfc turns ``erfc(-u)`` back into ``2 - erfc(u)``."""
 
-    @classmethod
-    def eval(cls, t):
-        if t.is_Number:
-            return sp.erfc(t)
-        return None
+    @staticmethod
+    def _closed_form(t):
+        return sp.erfc(t)
 
     def fdiff(self, argindex=1):
         t = self.args[0]
         return -2 * sp.exp(-(t**2)) / sp.sqrt(sp.pi)
 
     def _eval_rewrite_as_erfc(self, t, **kwargs):
-        return sp.erfc(t)
-
-    def _eval_evalf(self, prec):
-        return sp.erfc(self.args[0])._eval_evalf(prec)
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
+        return self._closed_form(t)
 
 
 class zero_guard(sp.Function):  # noqa: N801 - lower case like sp.exp

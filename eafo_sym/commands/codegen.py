@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
+
+from ..codegen.backends import BACKENDS
 
 NAME = "codegen"
 HELP = (
@@ -19,16 +22,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags: --backend, -o/--output, --force, --activation."""
     p.add_argument(
         "--backend",
-        choices=["torch", "cpp", "numpy", "jax"],
+        choices=list(BACKENDS),
         default="torch",
-        help="target (default: torch; cpp: the fused CPU kernels of eafo_sym.fused)",
+        help="target (default: torch): "
+        + "; ".join(f"{b.name}: {b.help}" for b in BACKENDS.values()),
     )
+    root = Path(__file__).resolve().parents[2]  # the folder that holds eafo_sym/
+    defaults = [
+        f"{b.default_path.relative_to(root).as_posix()} for {b.name}"
+        for b in BACKENDS.values()
+        if b.default_path is not None
+    ]
     p.add_argument(
         "-o",
         "--output",
         metavar="FILE",
-        help="file to write, '-' for stdout (default with all activations: eafo_sym/nn.py "
-        "for torch, eafo_sym/csrc/fused.cpp for cpp; stdout otherwise)",
+        help="file to write, '-' for stdout (default with all activations: "
+        + ", ".join(defaults) + "; stdout otherwise)",
     )
     p.add_argument(
         "--force",
@@ -60,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate and write (or print) the source."""
     from .. import catalog as activations
     from ..codegen.files import write_generated
-    from ..codegen.registry import DEFAULT_PATHS, backend_source
+    from ..codegen.registry import backend_source
 
     names = None
     if args.activation:
@@ -73,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         names = sorted(set(args.activation))
     out = args.output
     if out is None:
-        default = DEFAULT_PATHS.get(args.backend)
+        default = BACKENDS[args.backend].default_path
         out = str(default) if default is not None and names is None else "-"
     text = backend_source(args.backend, names, command=_command_line(args))
     if out == "-":

@@ -78,6 +78,25 @@ inline std::vector<double> eafo_params(const std::vector<at::Tensor>& ps, size_t
   return v;
 }
 
+// What every host function starts with: the operands checked and made contiguous, the
+// parameters' values, and an output like x. A forward has no g (nullptr).
+struct EafoOperands {
+  std::vector<double> params;
+  at::Tensor x, g, out;
+};
+
+inline EafoOperands eafo_operands(const at::Tensor& x, const std::vector<at::Tensor>& ps,
+                                  size_t n, const at::Tensor* g = nullptr) {
+  if (g == nullptr) {
+    eafo_check(x, "x");
+  } else {
+    eafo_check_grad(x, *g);
+  }
+  EafoOperands o{eafo_params(ps, n), x.contiguous(), g ? g->contiguous() : at::Tensor(), {}};
+  o.out = at::empty_like(o.x);
+  return o;
+}
+
 }  // namespace
 
 namespace {
@@ -1582,44 +1601,33 @@ void tanh_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
 }  // namespace
 
 at::Tensor celu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "celu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 1);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu_fwd", [&] {
     celu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor celu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "celu_bwd_x", [&] {
-    celu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 1, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu_bwd_x", [&] {
+    celu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> celu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 1, &g);
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "celu_bwd", [&] {
-    sums = celu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu_bwd", [&] {
+    sums = celu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 1; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1627,44 +1635,33 @@ std::vector<at::Tensor> celu_bwd(
 }
 
 at::Tensor crrelu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "crrelu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 1);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu_fwd", [&] {
     crrelu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor crrelu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "crrelu_bwd_x", [&] {
-    crrelu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 1, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu_bwd_x", [&] {
+    crrelu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> crrelu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 1, &g);
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "crrelu_bwd", [&] {
-    sums = crrelu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu_bwd", [&] {
+    sums = crrelu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 1; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1672,44 +1669,33 @@ std::vector<at::Tensor> crrelu_bwd(
 }
 
 at::Tensor eafo_elu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_elu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 2);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu_fwd", [&] {
     eafo_elu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor eafo_elu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_elu_bwd_x", [&] {
-    eafo_elu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 2, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu_bwd_x", [&] {
+    eafo_elu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> eafo_elu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 2, &g);
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_elu_bwd", [&] {
-    sums = eafo_elu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu_bwd", [&] {
+    sums = eafo_elu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 2; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1717,44 +1703,33 @@ std::vector<at::Tensor> eafo_elu_bwd(
 }
 
 at::Tensor eafo_leaky_relu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_leaky_relu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 2);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu_fwd", [&] {
     eafo_leaky_relu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor eafo_leaky_relu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_leaky_relu_bwd_x", [&] {
-    eafo_leaky_relu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 2, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu_bwd_x", [&] {
+    eafo_leaky_relu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> eafo_leaky_relu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 2, &g);
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_leaky_relu_bwd", [&] {
-    sums = eafo_leaky_relu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu_bwd", [&] {
+    sums = eafo_leaky_relu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 2; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1762,44 +1737,33 @@ std::vector<at::Tensor> eafo_leaky_relu_bwd(
 }
 
 at::Tensor eafo_prelu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_prelu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 2);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu_fwd", [&] {
     eafo_prelu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor eafo_prelu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_prelu_bwd_x", [&] {
-    eafo_prelu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 2, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu_bwd_x", [&] {
+    eafo_prelu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> eafo_prelu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 2, &g);
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_prelu_bwd", [&] {
-    sums = eafo_prelu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu_bwd", [&] {
+    sums = eafo_prelu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 2; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1807,44 +1771,33 @@ std::vector<at::Tensor> eafo_prelu_bwd(
 }
 
 at::Tensor eafo_silu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_silu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 1);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu_fwd", [&] {
     eafo_silu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor eafo_silu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_silu_bwd_x", [&] {
-    eafo_silu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 1, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu_bwd_x", [&] {
+    eafo_silu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> eafo_silu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 1, &g);
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_silu_bwd", [&] {
-    sums = eafo_silu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu_bwd", [&] {
+    sums = eafo_silu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 1; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1852,44 +1805,33 @@ std::vector<at::Tensor> eafo_silu_bwd(
 }
 
 at::Tensor eafo_softplus_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_softplus_fwd", [&] {
+  auto o = eafo_operands(x, ps, 2);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus_fwd", [&] {
     eafo_softplus_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor eafo_softplus_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_softplus_bwd_x", [&] {
-    eafo_softplus_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 2, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus_bwd_x", [&] {
+    eafo_softplus_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> eafo_softplus_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 2, &g);
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_softplus_bwd", [&] {
-    sums = eafo_softplus_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus_bwd", [&] {
+    sums = eafo_softplus_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 2; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1897,44 +1839,33 @@ std::vector<at::Tensor> eafo_softplus_bwd(
 }
 
 at::Tensor eafo_tanh_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_tanh_fwd", [&] {
+  auto o = eafo_operands(x, ps, 1);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh_fwd", [&] {
     eafo_tanh_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor eafo_tanh_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_tanh_bwd_x", [&] {
-    eafo_tanh_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 1, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh_bwd_x", [&] {
+    eafo_tanh_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> eafo_tanh_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 1, &g);
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "eafo_tanh_bwd", [&] {
-    sums = eafo_tanh_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh_bwd", [&] {
+    sums = eafo_tanh_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 1; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1942,44 +1873,33 @@ std::vector<at::Tensor> eafo_tanh_bwd(
 }
 
 at::Tensor elu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "elu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 1);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu_fwd", [&] {
     elu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor elu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "elu_bwd_x", [&] {
-    elu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 1, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu_bwd_x", [&] {
+    elu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> elu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 1, &g);
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "elu_bwd", [&] {
-    sums = elu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu_bwd", [&] {
+    sums = elu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 1; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -1987,70 +1907,52 @@ std::vector<at::Tensor> elu_bwd(
 }
 
 at::Tensor gelu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "gelu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 0);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "gelu_fwd", [&] {
     gelu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor gelu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "gelu_bwd_x", [&] {
-    gelu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 0, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "gelu_bwd_x", [&] {
+    gelu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor leaky_relu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "leaky_relu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 1);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu_fwd", [&] {
     leaky_relu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor leaky_relu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "leaky_relu_bwd_x", [&] {
-    leaky_relu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 1, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu_bwd_x", [&] {
+    leaky_relu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> leaky_relu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 1, &g);
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "leaky_relu_bwd", [&] {
-    sums = leaky_relu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu_bwd", [&] {
+    sums = leaky_relu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 1; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -2058,70 +1960,52 @@ std::vector<at::Tensor> leaky_relu_bwd(
 }
 
 at::Tensor mish_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "mish_fwd", [&] {
+  auto o = eafo_operands(x, ps, 0);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "mish_fwd", [&] {
     mish_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor mish_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "mish_bwd_x", [&] {
-    mish_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 0, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "mish_bwd_x", [&] {
+    mish_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor prelu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "prelu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 1);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu_fwd", [&] {
     prelu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor prelu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "prelu_bwd_x", [&] {
-    prelu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 1, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu_bwd_x", [&] {
+    prelu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> prelu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 1, &g);
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "prelu_bwd", [&] {
-    sums = prelu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu_bwd", [&] {
+    sums = prelu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 1; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -2129,70 +2013,52 @@ std::vector<at::Tensor> prelu_bwd(
 }
 
 at::Tensor relu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "relu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 0);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "relu_fwd", [&] {
     relu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor relu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "relu_bwd_x", [&] {
-    relu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 0, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "relu_bwd_x", [&] {
+    relu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor selu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "selu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 2);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu_fwd", [&] {
     selu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor selu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "selu_bwd_x", [&] {
-    selu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 2, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu_bwd_x", [&] {
+    selu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> selu_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 2);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 2, &g);
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "selu_bwd", [&] {
-    sums = selu_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu_bwd", [&] {
+    sums = selu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 2; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -2200,96 +2066,71 @@ std::vector<at::Tensor> selu_bwd(
 }
 
 at::Tensor sigmoid_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "sigmoid_fwd", [&] {
+  auto o = eafo_operands(x, ps, 0);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "sigmoid_fwd", [&] {
     sigmoid_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor sigmoid_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "sigmoid_bwd_x", [&] {
-    sigmoid_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 0, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "sigmoid_bwd_x", [&] {
+    sigmoid_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor silu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "silu_fwd", [&] {
+  auto o = eafo_operands(x, ps, 0);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "silu_fwd", [&] {
     silu_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor silu_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "silu_bwd_x", [&] {
-    silu_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 0, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "silu_bwd_x", [&] {
+    silu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor softplus_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "softplus_fwd", [&] {
+  auto o = eafo_operands(x, ps, 1);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus_fwd", [&] {
     softplus_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor softplus_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "softplus_bwd_x", [&] {
-    softplus_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 1, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus_bwd_x", [&] {
+    softplus_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 std::vector<at::Tensor> softplus_bwd(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 1);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
+  auto o = eafo_operands(x, ps, 1, &g);
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "softplus_bwd", [&] {
-    sums = softplus_bwd_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus_bwd", [&] {
+    sums = softplus_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{out};
+  std::vector<at::Tensor> res{o.out};
   for (int j = 0; j < 1; ++j) {
     res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
   }
@@ -2297,29 +2138,22 @@ std::vector<at::Tensor> softplus_bwd(
 }
 
 at::Tensor tanh_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  eafo_check(x, "x");
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "tanh_fwd", [&] {
+  auto o = eafo_operands(x, ps, 0);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "tanh_fwd", [&] {
     tanh_fwd_k<scalar_t>(
-        xc.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+        o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 at::Tensor tanh_bwd_x(
     const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  eafo_check_grad(x, g);
-  const auto pv = eafo_params(ps, 0);
-  const auto xc = x.contiguous();
-  const auto gc = g.contiguous();
-  auto out = at::empty_like(xc);
-  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "tanh_bwd_x", [&] {
-    tanh_bwd_x_k<scalar_t>(xc.data_ptr<scalar_t>(), gc.data_ptr<scalar_t>(),
-        out.data_ptr<scalar_t>(), xc.numel(), pv.data());
+  auto o = eafo_operands(x, ps, 0, &g);
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "tanh_bwd_x", [&] {
+    tanh_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
+        o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  return out;
+  return o.out;
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {

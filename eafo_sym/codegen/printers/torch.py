@@ -1,4 +1,16 @@
-"""The torch printer (its own module: ``sympy.printing.pytorch`` imports torch)."""
+"""The torch printer, fixed for activation functions, and the one table of torch operations.
+
+Its own module because ``sympy.printing.pytorch`` imports torch when it is installed. The
+printed code expects ``torch`` and ``math`` (for ``math.inf``/``math.nan``) in scope, and the
+symbols as variables.
+
+>>> import sympy as sp
+>>> from eafo_sym import x
+>>> torch_code(sp.Max(0, x))
+'torch.clamp(x, min=0.0)'
+>>> torch_code(x * sp.exp(-x**2 / 2))
+'torch.exp(-0.5*(x*x))*torch.nan_to_num(x)'
+"""
 
 from __future__ import annotations
 
@@ -7,13 +19,32 @@ from sympy.codegen.cfunctions import exp2, expm1, log1p
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pytorch import TorchPrinter
 
-from .printers import _Fixes, float_literal
-from .stable import erfc_, sigmoid
+from ..stable import erfc_, sigmoid
+from .base import PythonFixes, float_literal, prepare
 
-__all__ = ["EafoTorchPrinter"]
+__all__ = ["TORCH_OPS", "EafoTorchPrinter", "torch_code"]
+
+#: Elementwise functions -> (torch's function, the Tensor method that computes it in place).
+#: The printer calls the first; the emitter of :mod:`eafo_sym.codegen.emit` writes the second
+#: on a dead temporary, or the first with ``out=`` into a dead buffer.
+TORCH_OPS: dict[type, tuple[str, str]] = {
+    sp.exp: ("torch.exp", "exp_"),
+    exp2: ("torch.exp2", "exp2_"),
+    expm1: ("torch.expm1", "expm1_"),
+    log1p: ("torch.log1p", "log1p_"),
+    sigmoid: ("torch.sigmoid", "sigmoid_"),
+    sp.tanh: ("torch.tanh", "tanh_"),
+    sp.erf: ("torch.special.erf", "erf_"),
+    sp.erfc: ("torch.special.erfc", "erfc_"),
+    erfc_: ("torch.special.erfc", "erfc_"),
+    sp.Abs: ("torch.abs", "abs_"),
+    sp.log: ("torch.log", "log_"),
+    sp.sin: ("torch.sin", "sin_"),
+    sp.cos: ("torch.cos", "cos_"),
+}
 
 
-class EafoTorchPrinter(_Fixes, TorchPrinter):
+class EafoTorchPrinter(PythonFixes, TorchPrinter):
     """SymPy's torch printer, fixed for activation functions.
 
     >>> import sympy as sp
@@ -27,27 +58,18 @@ class EafoTorchPrinter(_Fixes, TorchPrinter):
     'torch.where(x > 0, x, math.nan)'
     """
 
+    backend = "torch"
     _lib = "torch"
-    mapping = {
-        **TorchPrinter.mapping,
-        sp.erf: "torch.special.erf",
-        sp.erfc: "torch.special.erfc",
-        log1p: "torch.log1p",
-        expm1: "torch.expm1",
-        exp2: "torch.exp2",
-        sigmoid: "torch.sigmoid",
-        erfc_: "torch.special.erfc",
-    }
+    mapping = {**TorchPrinter.mapping, **{f: call for f, (call, _) in TORCH_OPS.items()}}
     _supported_functions = tuple(
         k for k in mapping if isinstance(k, type) and issubclass(k, sp.Function)
     )
 
     def _print_Relational(self, expr):
         """Infix comparisons: they accept Python numbers on either side and read better."""
-        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
         lhs = self.parenthesize(expr.lhs, PRECEDENCE["Relational"])
         rhs = self.parenthesize(expr.rhs, PRECEDENCE["Relational"])
-        return f"{lhs} {op} {rhs}"
+        return f"{lhs} {expr.rel_op} {rhs}"
 
     def _fold_minmax(self, expr, fold: str, clamp: str) -> str:
         num = [a for a in expr.args if a.is_number]
@@ -103,3 +125,21 @@ class EafoTorchPrinter(_Fixes, TorchPrinter):
         t = self._print(expr.args[0])
         # In-place chain on abs's fresh result: one allocation instead of four.
         return f"torch.abs({t}).neg_().exp_().log1p_().add_(torch.clamp({t}, min=0.0))"
+
+
+def torch_code(expr: sp.Expr, *, stable: bool = True) -> str:
+    """Torch source for ``expr``; evaluable with ``torch``, ``math`` and the symbols in scope.
+
+    With ``stable`` (the default) the expression is first put in the stable
+    form of :mod:`eafo_sym.codegen.stable` (sigmoid/softplus, guarded products).
+
+    >>> import pytest; torch = pytest.importorskip("torch")
+    >>> import sympy as sp
+    >>> from eafo_sym import x
+    >>> code = torch_code(sp.Max(0, x) + sp.sqrt(2))
+    >>> code
+    'torch.clamp(x, min=0.0) + 1.4142135623730951'
+    >>> eval(code, {"torch": torch, "x": torch.tensor([-1.0, 1.0])})
+    tensor([1.4142, 2.4142])
+    """
+    return EafoTorchPrinter().doprint(prepare(expr, stable))

@@ -1,4 +1,7 @@
-"""Property tests: generated torch and NumPy functions against mpmath on random inputs.
+"""``eafo_sym.codegen.modules`` and the generated torch functions against mpmath.
+
+Property tests on random inputs for :func:`to_numpy` and for the functions of
+``eafo_sym/nn.py``, and the callables ``to_numpy`` returns.
 
 Tolerance (float64): ``|got - ref| <= 16 ulp * max(|ref|, 1)``, i.e. 16 ulp
 relative, with an absolute floor of 16 ulp of 1. The floor is needed where a
@@ -10,6 +13,8 @@ form evaluated by mpmath at 50 digits.
 
 from __future__ import annotations
 
+import math
+
 import mpmath
 import numpy as np
 import pytest
@@ -18,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eafo_sym import catalog as activations
-from eafo_sym import x
+from eafo_sym import eps, x
 from eafo_sym.codegen import to_numpy
 
 NAMES = sorted(activations.names())
@@ -75,3 +80,11 @@ def test_torch_value_and_gradient_match_mpmath(name, v):
     g = getattr(gen, f"{name}_bwd_x")(xs, *params, torch.ones_like(xs))
     _assert_close(float(y[0]), _mp(f, v), f"{name}({v})")
     _assert_close(float(g[0]), _mp(df, v), f"{name}'({v})")
+
+
+def test_to_numpy_callable():
+    f = to_numpy(sp.Max(0, x) + eps * x * sp.exp(-(x**2) / 2), {eps: 0.01})
+    assert f(np.array([2.0]))[0] == pytest.approx(2 + 0.02 * math.exp(-2), rel=1e-15)
+    assert f(np.array([2.0]), epsilon=0.0)[0] == 2.0
+    assert to_numpy(sp.Integer(3))(np.zeros(2)).tolist() == [3.0, 3.0]
+

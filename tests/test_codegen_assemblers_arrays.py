@@ -1,4 +1,8 @@
-"""The generated JAX functions (``eafo-sym codegen --backend jax``) against NumPy and JAX autodiff."""
+"""The array-function files (``eafo_sym.codegen.assemblers.arrays``): JAX against NumPy and autodiff.
+
+The files ``eafo-sym codegen --backend numpy`` and ``--backend jax`` print share one layout;
+the JAX file's values and derivatives are held to the NumPy file's and to JAX autodiff.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,211 @@
+"""Activations prepared for printing: the stable forward and its analytic gradients.
+
+What every backend prints for one activation ``f(x; p1, p2, ...)`` is an
+:class:`ActivationForm`: the forward in the stable, guarded form of
+:mod:`eafo_sym.codegen.stable`, and ``df/dv`` for ``x`` and every parameter, computed by
+SymPy, collected around their transcendental factors (never expanded), stable and guarded
+too. :func:`common_subexpressions` is the CSE the printers share; the symbol
+:data:`GRAD_OUTPUT` stands for the incoming gradient of a backward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import sympy as sp
+
+from ..symbolic.symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
+from .stable import guard_products, stabilize, zero_guard
+
+__all__ = ["GRAD_OUTPUT", "ActivationForm", "class_name", "common_subexpressions"]
+
+#: A backward's incoming gradient (``grad_output`` in the torch code, ``g`` in the kernels).
+GRAD_OUTPUT = sp.Symbol("grad_output", real=True)
+
+# Words spelled the torch.nn way in class names.
+_WORDS = {"silu": "SiLU", "gelu": "GELU", "elu": "ELU", "celu": "CELU", "selu": "SELU"}
+
+
+def class_name(name: str) -> str:
+    """CamelCase class name for a registry name, spelled as in torch.nn.
+
+    >>> [class_name(n) for n in ["crrelu", "leaky_relu", "prelu", "silu", "mish"]]
+    ['CRReLU', 'LeakyReLU', 'PReLU', 'SiLU', 'Mish']
+    """
+    parts = []
+    for word in name.split("_"):
+        if word in _WORDS:
+            parts.append(_WORDS[word])
+        elif word.endswith("relu"):
+            parts.append(word[:-4].upper() + "ReLU")
+        else:
+            parts.append(word[:1].upper() + word[1:])
+    out = "".join(parts)
+    if not out.isidentifier():
+        raise ValueError(f"activation name {name!r} does not give a Python class name")
+    return out
+
+
+def _lean(d: sp.Expr) -> sp.Expr:
+    """Collect a derivative around its transcendental factors, without expanding.
+
+    Expanding would split stable products such as ``x*(1 - tanh(u)**2)`` into
+    ``x - x*tanh(u)**2``, which is ``inf - inf`` at large x.
+    """
+    atoms = sorted(d.atoms(sp.Function), key=sp.default_sort_key)
+    return sp.factor_terms(sp.collect(d, atoms)) if atoms else sp.factor_terms(d)
+
+
+def _torch_subgradient(e: sp.Expr) -> sp.Expr:
+    """Heaviside(u, 1/2) -> Heaviside(u, 0): d max(0, x)/dx at 0 is 0, as in torch's relu.
+
+    SymPy's derivative of Max/Min carries its default value 1/2 at the kink;
+    any subgradient is correct there and torch's convention keeps
+    gradients identical to the built-in modules.
+    """
+    return e.replace(
+        lambda a: isinstance(a, sp.Heaviside) and a.args[1:] in ((), (sp.S.Half,)),
+        lambda a: sp.Heaviside(a.args[0], 0),
+    )
+
+
+@dataclass(frozen=True)
+class ActivationForm:
+    """An activation prepared for printing: stable forward and analytic gradients.
+
+    Attributes:
+        name: Registry name, used for function names and ``ACTIVATIONS`` keys.
+        expr: The closed form in :data:`eafo_sym.x` and the parameter symbols.
+        params: Parameter symbols with their defaults, in declaration order.
+        learnable: Parameters that become ``nn.Parameter``; the others are buffers.
+        description: One line for the class docstring.
+        note: Extra docstring text (e.g. the paper's name for a parameter).
+
+    >>> from eafo_sym import x, eps
+    >>> f = ActivationForm("crrelu", sp.Max(0, x) + eps * x * sp.exp(-x**2 / 2), {eps: 0.01})
+    >>> f.gradients[eps]
+    decay_guard(exp(-x**2/2), x)
+    >>> f.class_name
+    'CRReLU'
+    """
+
+    name: str
+    expr: sp.Expr
+    params: Mapping[sp.Symbol, float] = field(default_factory=dict)
+    learnable: frozenset | None = None
+    description: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"activation name {self.name!r} is not a Python identifier")
+        extra = sp.sympify(self.expr).free_symbols - {X} - set(self.params)
+        if extra:
+            names = ", ".join(sorted(map(str, extra)))
+            raise ValueError(
+                f"{self.name}: symbols {names} are neither x nor declared parameters"
+            )
+        for p in self.params:
+            if not str(p).isidentifier() or str(p) in {"x", "grad_output", "ctx", "self"}:
+                raise ValueError(f"{self.name}: parameter name {p} cannot be a Python argument")
+
+    @classmethod
+    def from_activation(cls, act, learnable: Iterable[sp.Symbol] | None = None) -> ActivationForm:
+        """From an activation of :mod:`eafo_sym.catalog` (a ``symbolic.bases.Activation``)."""
+        note = ""
+        if act.name == "crrelu":
+            note = (
+                "The paper's pseudocode calls ``epsilon`` ``lr`` (initial value 0.01)."
+            )
+        return cls(
+            act.name,
+            act.expr,
+            dict(act.params),
+            None if learnable is None else frozenset(learnable),
+            act.description,
+            note,
+        )
+
+    @property
+    def class_name(self) -> str:
+        """The CamelCase class name."""
+        return class_name(self.name)
+
+    @property
+    def learnable_params(self) -> list[sp.Symbol]:
+        """Parameters that are trained (all unless ``learnable`` says otherwise)."""
+        if self.learnable is None:
+            return list(self.params)
+        return [p for p in self.params if p in self.learnable]
+
+    @cached_property
+    def stable_expr(self) -> sp.Expr:
+        """The closed form with stable primitives (before product guards)."""
+        return stabilize(sp.sympify(self.expr))
+
+    @cached_property
+    def forward(self) -> sp.Expr:
+        """The forward as printed (torch code also gets the emitter's exp2 and blend forms)."""
+        return guard_products(self.stable_expr, X)
+
+    @cached_property
+    def gradients(self) -> dict[sp.Symbol, sp.Expr]:
+        """d f / d v for x and every parameter, lean, stable and guarded, as printed (ditto)."""
+        out = {}
+        for v in [X, *self.params]:
+            d = _torch_subgradient(_lean(sp.diff(self.stable_expr, v)))
+            out[v] = guard_products(d, X)
+        return out
+
+
+def _hoist_guard_factors(repl, reduced, symbols):
+    """Give every zero_guard factor its own variable: the printer uses it two or three times."""
+    out_repl: list[tuple[sp.Symbol, sp.Expr]] = []
+
+    def hoist(e: sp.Expr) -> sp.Expr:
+        def sub(g: sp.Basic) -> sp.Basic:
+            *zeros, cof = g.args
+            new = []
+            for t in zeros:
+                if t.is_Symbol:
+                    new.append(t)
+                else:
+                    s = next(symbols)
+                    out_repl.append((s, t))
+                    new.append(s)
+            return zero_guard(*new, cof)
+
+        return e.replace(lambda g: isinstance(g, zero_guard), sub)
+
+    for s, e in repl:
+        e = hoist(e)
+        out_repl.append((s, e))
+    reduced = [hoist(e) for e in reduced]
+    return out_repl, reduced
+
+
+def common_subexpressions(
+    exprs: Sequence[sp.Expr], prefix: str, *, hoist_guards: bool = True
+) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """Shared subexpressions of ``exprs`` as temporaries ``<prefix>0, <prefix>1, ...``.
+
+    Args:
+        exprs: The expressions to compute together.
+        prefix: Name of the temporaries.
+        hoist_guards: Give every non-symbol factor of a :class:`~.stable.zero_guard` its own
+            temporary too: printers use it two or three times.
+
+    Returns:
+        ``(assignments, reduced)`` as :func:`sympy.cse` returns them, in canonical order.
+
+    >>> from eafo_sym import x
+    >>> common_subexpressions([sp.exp(x) + 1, sp.exp(x) * x], "t")
+    ([(t0, exp(x))], [t0 + 1, t0*x])
+    """
+    symbols = sp.numbered_symbols(prefix)
+    repl, reduced = sp.cse(list(exprs), symbols=symbols, order="canonical")
+    if hoist_guards:
+        repl, reduced = _hoist_guard_factors(repl, reduced, symbols)
+    return repl, reduced
