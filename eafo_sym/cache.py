@@ -87,7 +87,7 @@ def _code_digest() -> str:
 def _versions() -> str:
     import sympy
 
-    from . import __version__
+    from ._version import __version__
 
     py = ".".join(map(str, sys.version_info[:3]))
     return f"eafo_sym={__version__} sympy={sympy.__version__} python={py} code={_code_digest()}"
