@@ -92,12 +92,17 @@ def test_crrelu_parameter():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_constructs_without_args_and_only_named_params(name):
+def test_constructs_without_args_and_passes_every_parameter(name):
+    """Learned parameters are nn.Parameters, fixed ones float attributes; no buffers."""
     act = activations.get(name)
     m = gen.ACTIVATIONS[name]()
-    tensors = dict(m.named_parameters()) | dict(m.named_buffers())
-    assert set(tensors) == {str(p) for p in act.params}
-    assert all(t.dim() == 0 for t in tensors.values())
+    assert list(m.buffers()) == []
+    args = m._arguments(torch.zeros(2, 3))
+    assert len(args) == len(act.params) == len(gen.PARAMETERS[name])
+    defaults = [float(v) for v in act.params.values()]
+    assert [float(a) for a in args] == pytest.approx(defaults, rel=1e-7)
+    learned = {str(p) for p in registry_forms([name])[0].learnable_params}
+    assert len(list(m.parameters())) == len(learned)
 
 
 def test_new_registered_activation_is_picked_up(monkeypatch):

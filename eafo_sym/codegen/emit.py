@@ -15,8 +15,9 @@ used once as a term of a sum is folded into it as ``addcmul_``
 (:meth:`_Emitter.fuse_products`); ``exp`` of a non-positive argument is printed
 as ``exp2`` (:func:`decaying_exp_as_exp2`); a two-branch Piecewise on a
 threshold of x is a blend of steps instead of ``torch.where``
-(:func:`piecewise_as_blend`); the product guards go through helpers of the
-generated file (``_finite``, ``_zero_wins_``) with no comparison in eager mode;
+(:func:`piecewise_as_blend`); the product guards and one-sided clamps go through
+helpers of the generated file (``_finite``, ``_zero_wins_``, ``_at_least``,
+``_at_most``) with no comparison in eager mode;
 and a result that has the input's dtype for sure is written into a dead
 temporary's buffer (``out=``, :class:`_BufferPool`) instead of a fresh one.
 """
@@ -251,8 +252,8 @@ class _Emitter:
             syms = [a for a in node.args if isinstance(a, sp.Symbol)]
             if len(nums) != 1 or len(syms) != 1:
                 return None
-            kw = "min" if isinstance(node, sp.Max) else "max"
-            return f"torch.clamp({p(syms[0])}, {kw}={float_literal(nums[0])}, out={buf})"
+            helper = "_at_least" if isinstance(node, sp.Max) else "_at_most"
+            return f"{helper}({p(syms[0])}, {float_literal(nums[0])}, out={buf})"
         if isinstance(node, sp.Heaviside) and node.args[1:] == (sp.S.Zero,) \
                 and isinstance(node.args[0], sp.Symbol):
             return f"torch.clamp({p(node.args[0])}, 0.0, 1.0, out={buf}).ceil_()"
@@ -340,8 +341,8 @@ class _Emitter:
             syms = [a for a in node.args if not a.is_number]
             if len(nums) != 1 or (t := target(syms)) is None:
                 return None
-            kw = "min" if isinstance(node, sp.Max) else "max"
-            return f"{name} = {t}.clamp_({kw}={p(nums[0])})", t
+            helper = "_at_least_" if isinstance(node, sp.Max) else "_at_most_"
+            return f"{name} = {helper}({t}, {float_literal(nums[0])})", t
         if isinstance(node, decay_guard):
             # _finite/_finite_ (helpers of the generated file) clamp to the dtype's
             # finite range: one vectorised pass in eager and under Inductor, whose
@@ -365,7 +366,8 @@ class _Emitter:
             else:
                 first, *rest = zeros
                 prod = f"({p(first)}*{p(cof)})" + "".join(f".mul_({p(z)})" for z in rest)
-            return f"{name} = _zero_wins_({prod}, {', '.join(p(z) for z in zeros)})", into
+            more = "".join(f".add_(torch.clamp({p(z)}, 0.0, 0.0))" for z in zeros[1:])
+            return f"{name} = _zero_wins_({prod}, {p(zeros[0])}){more}", into
         return None
 
 
