@@ -44,7 +44,7 @@ from typing import Callable, NamedTuple, Optional
 
 import torch
 
-__all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PARAMETERS', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer']
+__all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PARAMETERS', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer', 'register_timm']
 
 def _compiling() -> bool:
     """Whether torch.compile or torch.export is tracing (never inside TorchScript)."""
@@ -88,7 +88,8 @@ def _finite(a: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor
     if _exporting():
         return torch.where(a == a, a.clamp(-big, big), big)
     if _compiling():
-        return torch.fmax(torch.fmin(a, a.new_tensor(big)), a.new_tensor(-big))
+        hi = torch.full((), big, dtype=a.dtype, device=a.device)
+        return torch.fmax(torch.fmin(a, hi), -hi)
     if out is None:
         return torch.nan_to_num(a, nan=big)
     return torch.nan_to_num(a, nan=big, out=out)
@@ -439,6 +440,22 @@ def celu_fwd(x, alpha):
     return (_u9).to(x.dtype)
 
 
+def celu_fwd_script(x, alpha):
+    """CELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_least(x, 0.0)
+    _u2 = _u0*_u1
+    _u3 = -_u0
+    _u4 = _u3 + 1
+    _u5 = torch.reciprocal(alpha)
+    _u6 = _at_most(x, 0.0)
+    _u7 = _u5*_u6
+    _u8 = torch.expm1(_u7)
+    _u9 = _u4*_u8*alpha
+    _u10 = _u2 + _u9
+    return (_u10).to(x.dtype)
+
+
 def celu_bwd_x(x, alpha, grad_output):
     """CELU input gradient ``grad_output * df/dx``."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
@@ -573,7 +590,7 @@ class CELU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return celu_fwd(x, alpha)
+            return celu_fwd_script(x, alpha)
         return self._autograd_function(x, alpha)
 
     def _arguments(self, x: torch.Tensor):
@@ -597,6 +614,18 @@ def crrelu_fwd(x, epsilon):
     _u4 = _at_least(x, 0.0)
     _u5 = _u4.addcmul_(_u3, epsilon)
     return (_u5).to(x.dtype)
+
+
+def crrelu_fwd_script(x, epsilon):
+    """CRReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = (x*x)
+    _u1 = -0.7213475204444817*_u0
+    _u2 = torch.exp2(_u1)
+    _u3 = _u2*torch.nan_to_num(x)
+    _u4 = _u3*epsilon
+    _u5 = _at_least(x, 0.0)
+    _u6 = _u4 + _u5
+    return (_u6).to(x.dtype)
 
 
 def crrelu_bwd_x(x, epsilon, grad_output):
@@ -719,7 +748,7 @@ class CRReLU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return crrelu_fwd(x, epsilon)
+            return crrelu_fwd_script(x, epsilon)
         return self._autograd_function(x, epsilon)
 
     def _arguments(self, x: torch.Tensor):
@@ -761,6 +790,38 @@ def eafo_elu_fwd(x, alpha, epsilon):
     _u22 = _u20.mul_(_u21).mul_(alpha)
     _u23 = _u22.addcmul_(_u0, _u1).addcmul_(_u18, epsilon)
     return (_u23).to(x.dtype)
+
+
+def eafo_elu_fwd_script(x, alpha, epsilon):
+    """EafoELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_least(x, 0.0)
+    _u2 = _at_most(x, 0.0)
+    _u3 = -x
+    _u4 = torch.clamp(_u3, 0.0, 1.0).ceil_()
+    _u5 = _u0*_u1
+    _u6 = -_u4
+    _u7 = _u6 + 1
+    _u8 = (_u1*_u1)
+    _u9 = -0.7213475204444817*_u8
+    _u10 = torch.exp2(_u9)
+    _u11 = _u10*torch.nan_to_num(_u1)
+    _u12 = _u11*_u7
+    _u13 = torch.reciprocal(alpha)
+    _u14 = _u2 + 2
+    _u15 = -0.5*(_u14*_u2)
+    _u16 = torch.exp(_u15)
+    _u17 = _u2 + 1
+    _u18 = _u16*torch.nan_to_num(_u17)
+    _u19 = _u13*_u18*_u4
+    _u20 = _u12 + _u19
+    _u21 = _u20*epsilon
+    _u22 = -_u0
+    _u23 = _u22 + 1
+    _u24 = torch.expm1(_u2)
+    _u25 = _u23*_u24*alpha
+    _u26 = _u21 + _u25 + _u5
+    return (_u26).to(x.dtype)
 
 
 def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
@@ -1017,7 +1078,7 @@ class EafoELU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return eafo_elu_fwd(x, alpha, epsilon)
+            return eafo_elu_fwd_script(x, alpha, epsilon)
         return self._autograd_function(x, alpha, epsilon)
 
     def _arguments(self, x: torch.Tensor):
@@ -1053,6 +1114,32 @@ def eafo_leaky_relu_fwd(x, alpha, epsilon):
     _u16 = _u15.addcmul_(_u5, _u9)
     _u17 = _u0.addcmul_(_u1, alpha).addcmul_(_u16, epsilon)
     return (_u17).to(x.dtype)
+
+
+def eafo_leaky_relu_fwd_script(x, alpha, epsilon):
+    """EafoLeakyReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_least(x, 0.0)
+    _u1 = _at_most(x, 0.0)
+    _u2 = -x
+    _u3 = torch.clamp(_u2, 0.0, 1.0).ceil_()
+    _u4 = _u1*alpha
+    _u5 = -_u3
+    _u6 = _u5 + 1
+    _u7 = (_u0*_u0)
+    _u8 = -0.7213475204444817*_u7
+    _u9 = torch.exp2(_u8)
+    _u10 = _u9*torch.nan_to_num(_u0)
+    _u11 = _u10*_u6
+    _u12 = torch.reciprocal(alpha)
+    _u13 = (_u1*_u1)
+    _u14 = -0.7213475204444817*_u13
+    _u15 = torch.exp2(_u14)
+    _u16 = _u15*torch.nan_to_num(_u1)
+    _u17 = _u12*_u16*_u3
+    _u18 = _u11 + _u17
+    _u19 = _u18*epsilon
+    _u20 = _u0 + _u19 + _u4
+    return (_u20).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
@@ -1275,7 +1362,7 @@ class EafoLeakyReLU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return eafo_leaky_relu_fwd(x, alpha, epsilon)
+            return eafo_leaky_relu_fwd_script(x, alpha, epsilon)
         return self._autograd_function(x, alpha, epsilon)
 
     def _arguments(self, x: torch.Tensor):
@@ -1311,6 +1398,32 @@ def eafo_prelu_fwd(x, alpha, epsilon):
     _u16 = _u15.addcmul_(_u5, _u9)
     _u17 = _u0.addcmul_(_u1, alpha).addcmul_(_u16, epsilon)
     return (_u17).to(x.dtype)
+
+
+def eafo_prelu_fwd_script(x, alpha, epsilon):
+    """EafoPReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_least(x, 0.0)
+    _u1 = _at_most(x, 0.0)
+    _u2 = -x
+    _u3 = torch.clamp(_u2, 0.0, 1.0).ceil_()
+    _u4 = _u1*alpha
+    _u5 = -_u3
+    _u6 = _u5 + 1
+    _u7 = (_u0*_u0)
+    _u8 = -0.7213475204444817*_u7
+    _u9 = torch.exp2(_u8)
+    _u10 = _u9*torch.nan_to_num(_u0)
+    _u11 = _u10*_u6
+    _u12 = torch.reciprocal(alpha)
+    _u13 = (_u1*_u1)
+    _u14 = -0.7213475204444817*_u13
+    _u15 = torch.exp2(_u14)
+    _u16 = _u15*torch.nan_to_num(_u1)
+    _u17 = _u12*_u16*_u3
+    _u18 = _u11 + _u17
+    _u19 = _u18*epsilon
+    _u20 = _u0 + _u19 + _u4
+    return (_u20).to(x.dtype)
 
 
 def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
@@ -1533,7 +1646,7 @@ class EafoPReLU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return eafo_prelu_fwd(x, alpha, epsilon)
+            return eafo_prelu_fwd_script(x, alpha, epsilon)
         return self._autograd_function(x, alpha, epsilon)
 
     def _arguments(self, x: torch.Tensor):
@@ -1578,6 +1691,39 @@ def eafo_silu_fwd(x, epsilon):
     _u25 = _zero_wins_((_u0*x), _u0)
     _u26 = _u25.addcmul_(_u24, epsilon)
     return (_u26).to(x.dtype)
+
+
+def eafo_silu_fwd_script(x, epsilon):
+    """EafoSiLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.sigmoid(x)
+    _u1 = (_u0*_u0)
+    _u2 = (x*x)
+    _u3 = 5*x
+    _u4 = x - 2
+    _u5 = -0.5*(_u4*x)
+    _u6 = torch.exp(_u5)
+    _u7 = 0.5*_u2
+    _u8 = -_u3
+    _u9 = torch.where(_u0 == 0, _u0, _u0*_u8)
+    _u10 = 0.5*_u9
+    _u11 = -2*_u2
+    _u12 = torch.where(_u0 == 0, _u0, _u0*_u11)
+    _u13 = 0.5*_u12
+    _u14 = torch.where(_u1 == 0, _u1, _u1*_u2)
+    _u15 = 0.5*_u14
+    _u16 = torch.where(_u1 == 0, _u1, _u1*_u3)
+    _u17 = 0.5*_u16
+    _u18 = torch.pow(_u0, 3)
+    _u19 = -2*x
+    _u20 = torch.where(_u18 == 0, _u18, _u18*_u19)
+    _u21 = 0.5*_u20
+    _u22 = -2*_u0
+    _u23 = _u1 + _u10 + _u13 + _u15 + _u17 + _u21 + _u22 + _u7 + x + 1
+    _u24 = _u6*torch.nan_to_num(_u23)
+    _u25 = _u24*epsilon
+    _u26 = torch.where(_u0 == 0, _u0, _u0*x)
+    _u27 = _u25 + _u26
+    return (_u27).to(x.dtype)
 
 
 def eafo_silu_bwd_x(x, epsilon, grad_output):
@@ -1943,7 +2089,7 @@ class EafoSiLU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return eafo_silu_fwd(x, epsilon)
+            return eafo_silu_fwd_script(x, epsilon)
         return self._autograd_function(x, epsilon)
 
     def _arguments(self, x: torch.Tensor):
@@ -1975,6 +2121,28 @@ def eafo_softplus_fwd(x, beta, epsilon):
     _u12 = torch.abs(_u11).neg_().exp_().log1p_().add_(_at_least(_u11, 0.0))
     _u13 = _u9.addcmul_(_u10, _u12)
     return (_u13).to(x.dtype)
+
+
+def eafo_softplus_fwd_script(x, beta, epsilon):
+    """EafoSoftplus forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = 2*beta
+    _u1 = _u0 + x
+    _u2 = -0.5*(_u1*x)
+    _u3 = torch.exp(_u2)
+    _u4 = _u3*beta
+    _u5 = _u3*torch.nan_to_num(x)
+    _u6 = (x*x)
+    _u7 = -0.7213475204444817*_u6
+    _u8 = torch.exp2(_u7)
+    _u9 = _u8*torch.nan_to_num(x)
+    _u10 = _u4 + _u5 + _u9
+    _u11 = _u10*epsilon
+    _u12 = torch.reciprocal(beta)
+    _u13 = beta*x
+    _u14 = torch.log1p(torch.exp(-torch.abs(_u13))) + _at_least(_u13, 0.0)
+    _u15 = _u12*_u14
+    _u16 = _u11 + _u15
+    return (_u16).to(x.dtype)
 
 
 def eafo_softplus_bwd_x(x, beta, epsilon, grad_output):
@@ -2196,7 +2364,7 @@ class EafoSoftplus(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return eafo_softplus_fwd(x, beta, epsilon)
+            return eafo_softplus_fwd_script(x, beta, epsilon)
         return self._autograd_function(x, beta, epsilon)
 
     def _arguments(self, x: torch.Tensor):
@@ -2233,6 +2401,31 @@ def eafo_tanh_fwd(x, epsilon):
     _u17 = _finite_(_u16).mul_(_u14)
     _u18 = _u0.addcmul_(_u17, epsilon)
     return (_u18).to(x.dtype)
+
+
+def eafo_tanh_fwd_script(x, epsilon):
+    """EafoTanh forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.tanh(x)
+    _u1 = 0.5*x
+    _u2 = (x*x)
+    _u3 = -0.7213475204444817*_u2
+    _u4 = torch.exp2(_u3)
+    _u5 = 0.5*_u4
+    _u6 = x - 4
+    _u7 = -(_u1*_u6)
+    _u8 = torch.exp(_u7)
+    _u9 = 0.25*_u8
+    _u10 = x + 4
+    _u11 = -(_u1*_u10)
+    _u12 = torch.exp(_u11)
+    _u13 = 0.25*_u12
+    _u14 = _u13 + _u5 + _u9
+    _u15 = -_u0
+    _u16 = _u1 + _u15
+    _u17 = _u14*torch.nan_to_num(_u16)
+    _u18 = _u17*epsilon
+    _u19 = _u0 + _u18
+    return (_u19).to(x.dtype)
 
 
 def eafo_tanh_bwd_x(x, epsilon, grad_output):
@@ -2460,7 +2653,7 @@ class EafoTanh(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return eafo_tanh_fwd(x, epsilon)
+            return eafo_tanh_fwd_script(x, epsilon)
         return self._autograd_function(x, epsilon)
 
     def _arguments(self, x: torch.Tensor):
@@ -2486,6 +2679,20 @@ def elu_fwd(x, alpha):
     _u6 = _u3.mul_(_u5).mul_(alpha)
     _u7 = _u6.addcmul_(_u0, _u1)
     return (_u7).to(x.dtype)
+
+
+def elu_fwd_script(x, alpha):
+    """ELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_least(x, 0.0)
+    _u2 = _u0*_u1
+    _u3 = -_u0
+    _u4 = _u3 + 1
+    _u5 = _at_most(x, 0.0)
+    _u6 = torch.expm1(_u5)
+    _u7 = _u4*_u6*alpha
+    _u8 = _u2 + _u7
+    return (_u8).to(x.dtype)
 
 
 def elu_bwd_x(x, alpha, grad_output):
@@ -2606,7 +2813,7 @@ class ELU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return elu_fwd(x, alpha)
+            return elu_fwd_script(x, alpha)
         return self._autograd_function(x, alpha)
 
     def _arguments(self, x: torch.Tensor):
@@ -2627,6 +2834,15 @@ def gelu_fwd(x):
     _u1 = -1.4142135623730951*_u0
     _u2 = _u1.erfc_()
     _u3 = _zero_wins_(_u0.mul_(_u2), _u2)
+    return (_u3).to(x.dtype)
+
+
+def gelu_fwd_script(x):
+    """GELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = 0.5*x
+    _u1 = -1.4142135623730951*_u0
+    _u2 = torch.special.erfc(_u1)
+    _u3 = torch.where(_u2 == 0, _u2, _u2*_u0)
     return (_u3).to(x.dtype)
 
 
@@ -2733,7 +2949,7 @@ class GELU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return gelu_fwd(x)
+            return gelu_fwd_script(x)
         return self._autograd_function(x)
 
     def _arguments(self, x: torch.Tensor):
@@ -2754,6 +2970,15 @@ def leaky_relu_fwd(x, alpha):
     _u1 = _at_least(x, 0.0)
     _u2 = _u1.addcmul_(_u0, alpha)
     return (_u2).to(x.dtype)
+
+
+def leaky_relu_fwd_script(x, alpha):
+    """LeakyReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = _u0*alpha
+    _u2 = _at_least(x, 0.0)
+    _u3 = _u1 + _u2
+    return (_u3).to(x.dtype)
 
 
 def leaky_relu_bwd_x(x, alpha, grad_output):
@@ -2855,7 +3080,7 @@ class LeakyReLU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return leaky_relu_fwd(x, alpha)
+            return leaky_relu_fwd_script(x, alpha)
         return self._autograd_function(x, alpha)
 
     def _arguments(self, x: torch.Tensor):
@@ -2875,6 +3100,14 @@ def mish_fwd(x):
     _u0 = torch.abs(x).neg_().exp_().log1p_().add_(_at_least(x, 0.0))
     _u1 = _u0.tanh_()
     _u2 = _zero_wins_((_u1*x), _u1)
+    return (_u2).to(x.dtype)
+
+
+def mish_fwd_script(x):
+    """Mish forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.log1p(torch.exp(-torch.abs(x))) + _at_least(x, 0.0)
+    _u1 = torch.tanh(_u0)
+    _u2 = torch.where(_u1 == 0, _u1, _u1*x)
     return (_u2).to(x.dtype)
 
 
@@ -2976,7 +3209,7 @@ class Mish(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return mish_fwd(x)
+            return mish_fwd_script(x)
         return self._autograd_function(x)
 
     def _arguments(self, x: torch.Tensor):
@@ -2997,6 +3230,15 @@ def prelu_fwd(x, alpha):
     _u1 = _at_least(x, 0.0)
     _u2 = _u1.addcmul_(_u0, alpha)
     return (_u2).to(x.dtype)
+
+
+def prelu_fwd_script(x, alpha):
+    """PReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = _u0*alpha
+    _u2 = _at_least(x, 0.0)
+    _u3 = _u1 + _u2
+    return (_u3).to(x.dtype)
 
 
 def prelu_bwd_x(x, alpha, grad_output):
@@ -3104,7 +3346,7 @@ class PReLU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return prelu_fwd(x, alpha)
+            return prelu_fwd_script(x, alpha)
         return self._autograd_function(x, alpha)
 
     def _arguments(self, x: torch.Tensor):
@@ -3121,6 +3363,12 @@ class PReLU(torch.nn.Module):
 
 def relu_fwd(x):
     """ReLU forward: ``Max(0, x)``."""
+    _u0 = _at_least(x, 0.0)
+    return (_u0).to(x.dtype)
+
+
+def relu_fwd_script(x):
+    """ReLU forward with no in-place write: what TorchScript runs and differentiates."""
     _u0 = _at_least(x, 0.0)
     return (_u0).to(x.dtype)
 
@@ -3196,7 +3444,7 @@ class ReLU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return relu_fwd(x)
+            return relu_fwd_script(x)
         return self._autograd_function(x)
 
     def _arguments(self, x: torch.Tensor):
@@ -3223,6 +3471,21 @@ def selu_fwd(x, alpha, lambda_):
     _u7 = _u6.addcmul_(_u0, _u1)
     _u8 = _u7.mul_(lambda_)
     return (_u8).to(x.dtype)
+
+
+def selu_fwd_script(x, alpha, lambda_):
+    """SELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_least(x, 0.0)
+    _u2 = _u0*_u1
+    _u3 = -_u0
+    _u4 = _u3 + 1
+    _u5 = _at_most(x, 0.0)
+    _u6 = torch.expm1(_u5)
+    _u7 = _u4*_u6*alpha
+    _u8 = _u2 + _u7
+    _u9 = _u8*lambda_
+    return (_u9).to(x.dtype)
 
 
 def selu_bwd_x(x, alpha, lambda_, grad_output):
@@ -3363,7 +3626,7 @@ class SELU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return selu_fwd(x, alpha, lambda_)
+            return selu_fwd_script(x, alpha, lambda_)
         return self._autograd_function(x, alpha, lambda_)
 
     def _arguments(self, x: torch.Tensor):
@@ -3380,6 +3643,12 @@ class SELU(torch.nn.Module):
 
 def sigmoid_fwd(x):
     """Sigmoid forward: ``1/(1 + exp(-x))``."""
+    _u0 = torch.sigmoid(x)
+    return (_u0).to(x.dtype)
+
+
+def sigmoid_fwd_script(x):
+    """Sigmoid forward with no in-place write: what TorchScript runs and differentiates."""
     _u0 = torch.sigmoid(x)
     return (_u0).to(x.dtype)
 
@@ -3464,7 +3733,7 @@ class Sigmoid(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return sigmoid_fwd(x)
+            return sigmoid_fwd_script(x)
         return self._autograd_function(x)
 
     def _arguments(self, x: torch.Tensor):
@@ -3483,6 +3752,13 @@ def silu_fwd(x):
     """SiLU forward: ``x/(1 + exp(-x))``."""
     _u0 = torch.sigmoid(x)
     _u1 = _zero_wins_((_u0*x), _u0)
+    return (_u1).to(x.dtype)
+
+
+def silu_fwd_script(x):
+    """SiLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.sigmoid(x)
+    _u1 = torch.where(_u0 == 0, _u0, _u0*x)
     return (_u1).to(x.dtype)
 
 
@@ -3576,7 +3852,7 @@ class SiLU(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return silu_fwd(x)
+            return silu_fwd_script(x)
         return self._autograd_function(x)
 
     def _arguments(self, x: torch.Tensor):
@@ -3597,6 +3873,15 @@ def softplus_fwd(x, beta):
     _u1 = beta*x
     _u2 = torch.abs(_u1).neg_().exp_().log1p_().add_(_at_least(_u1, 0.0))
     _u3 = _u2.mul_(_u0)
+    return (_u3).to(x.dtype)
+
+
+def softplus_fwd_script(x, beta):
+    """Softplus forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.reciprocal(beta)
+    _u1 = beta*x
+    _u2 = torch.log1p(torch.exp(-torch.abs(_u1))) + _at_least(_u1, 0.0)
+    _u3 = _u0*_u2
     return (_u3).to(x.dtype)
 
 
@@ -3716,7 +4001,7 @@ class Softplus(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return softplus_fwd(x, beta)
+            return softplus_fwd_script(x, beta)
         return self._autograd_function(x, beta)
 
     def _arguments(self, x: torch.Tensor):
@@ -3733,6 +4018,12 @@ class Softplus(torch.nn.Module):
 
 def tanh_fwd(x):
     """Tanh forward: ``tanh(x)``."""
+    _u0 = torch.tanh(x)
+    return (_u0).to(x.dtype)
+
+
+def tanh_fwd_script(x):
+    """Tanh forward with no in-place write: what TorchScript runs and differentiates."""
     _u0 = torch.tanh(x)
     return (_u0).to(x.dtype)
 
@@ -3818,7 +4109,7 @@ class Tanh(torch.nn.Module):
         if torch.jit.is_scripting():
             # TorchScript runs no autograd Function: the printed forward, differentiated
             # by TorchScript's autograd.
-            return tanh_fwd(x)
+            return tanh_fwd_script(x)
         return self._autograd_function(x)
 
     def _arguments(self, x: torch.Tensor):
@@ -3890,3 +4181,95 @@ def get_act_layer(name):
         raise ValueError(
             f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}"
         ) from None
+
+
+#: Where timm keeps its activation classes by name (``timm.layers.create_act``).
+_TIMM_REGISTRY = "timm.layers.create_act"
+
+
+def register_timm(classes=None, *, override: bool = False) -> list[str]:
+    """Make the activations' registry names work as timm's ``act_layer`` names.
+
+    After it, ``timm.create_model(..., act_layer="crrelu")`` builds the model with
+    :class:`CRReLU`. timm has no public registration call: the names go into the dict
+    its ``get_act_layer`` reads. Called automatically when this module is imported
+    after timm, and when timm is imported after this module (an import hook), with
+    the defaults.
+
+    Args:
+        classes: Registry name -> class (default: this module's ``ACTIVATIONS``;
+            ``eafo_sym.fused.ACTIVATIONS`` registers the fused classes).
+        override: Also replace timm's own classes of the same name (``"gelu"``,
+            ``"silu"``, ...); by default only names timm does not know are added.
+
+    Returns:
+        The names registered.
+
+    Raises:
+        ImportError: timm is not importable.
+    """
+    import importlib
+
+    registry = importlib.import_module(_TIMM_REGISTRY)
+    classes = ACTIVATIONS if classes is None else classes
+    tables = [registry._ACT_LAYER_DEFAULT]
+    tables += [t for t in (getattr(registry, "_ACT_LAYER_ME", None),) if isinstance(t, dict)]
+    done = []
+    for name, cls in sorted(classes.items()):
+        if name in tables[0] and not override:
+            continue
+        for table in tables:
+            if table is tables[0] or name in table:
+                table[name] = cls
+        done.append(name)
+    return done
+
+
+class _AfterTimmImport:
+    """An import hook: runs :func:`register_timm` once timm's activation registry is loaded."""
+
+    def __init__(self) -> None:
+        self.busy = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != _TIMM_REGISTRY or self.busy:
+            return None
+        import importlib.util
+
+        self.busy = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.busy = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module) -> None:
+            run(module)
+            _register_quietly()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _register_quietly() -> None:
+    """:func:`register_timm` with the defaults; a timm it cannot read: a warning, not an error."""
+    try:
+        register_timm()
+    except Exception as err:  # a timm whose registry moved must not break its own import
+        import warnings
+
+        warnings.warn(f"eafo_sym.nn: could not register with timm: {err}", stacklevel=2)
+
+
+def _register_with_timm() -> None:
+    import sys
+
+    if _TIMM_REGISTRY in sys.modules:
+        _register_quietly()
+    elif not any(isinstance(f, _AfterTimmImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterTimmImport())
+
+
+_register_with_timm()

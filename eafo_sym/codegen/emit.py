@@ -39,9 +39,10 @@ _BOOL = (sp.core.relational.Relational, sp.And, sp.Or, sp.Not)
 
 
 class _Emitter:
-    def __init__(self, printer, x: sp.Symbol) -> None:
+    def __init__(self, printer, x: sp.Symbol, in_place: bool = True) -> None:
         self.printer = printer
         self.x = x
+        self.in_place = in_place
         self.ops: list[tuple[str, str, list[str], bool]] = []  # name, code template, uses, inplace
         self.count = 0
         self.xdep: dict[str, bool] = {}
@@ -170,9 +171,9 @@ class _Emitter:
                 return isinstance(a, sp.Symbol) and last.get(a.name, -1) <= i
 
             x_like = not boolean and self._x_like(node)
-            written = None if boolean else self._inplace(name, node, dead)
+            written = None if boolean or not self.in_place else self._inplace(name, node, dead)
             if written is None:
-                buf = pool.take() if x_like else None
+                buf = pool.take() if x_like and self.in_place else None
                 form = None if buf is None else self._out_form(node, buf)
                 if form is None:
                     pool.give_back(buf)  # no out= form: a fresh tensor after all
@@ -528,11 +529,19 @@ def emit(
     printer,
     x: sp.Symbol,
     indent: str = "    ",
+    *,
+    in_place: bool = True,
 ) -> tuple[list[str], list[str]]:
-    """Lines computing ``outputs`` (after the CSE ``assignments``) and the printed outputs."""
-    em = _Emitter(printer, x)
+    """Lines computing ``outputs`` (after the CSE ``assignments``) and the printed outputs.
+
+    ``in_place=False``: one fresh tensor per operation (no in-place writes, no reused
+    buffers, no folded products), for code that autograd differentiates as written
+    (TorchScript's): an in-place write can overwrite a value its backward needs.
+    """
+    em = _Emitter(printer, x, in_place)
     for s, e in assignments:
         em.alias[s] = em.operand(e)
     outs = [em.operand(o) for o in outputs]
-    outs = em.fuse_products(outs)
+    if in_place:
+        outs = em.fuse_products(outs)
     return em.lines(outs, indent), [printer.doprint(o) for o in outs]

@@ -52,10 +52,10 @@ _DOC = (
 
 
 def _emit_torch(exprs: Sequence[sp.Expr], pr) -> tuple[list[str], list[str]]:
-    """CSE, then straight-line code with in-place reuse of dead temporaries."""
+    """CSE, then straight-line code with in-place reuse of dead temporaries (if ``pr`` may)."""
     exprs = [decaying_exp_as_exp2(piecewise_as_blend(e, X)) for e in exprs]
     repl, reduced = common_subexpressions(exprs, "_t", hoist_guards=False)
-    return emit(repl, reduced, pr, X)
+    return emit(repl, reduced, pr, X, in_place=pr.in_place)
 
 
 def _as_x_like(expr: sp.Expr, printed: str) -> str:
@@ -75,8 +75,9 @@ def _function_defs(f: ActivationForm, pr) -> list[str]:
     dirs = ", ".join(str(direction(v)) for v in f.variables)
     out: list[str] = []
 
-    def define(signature: str, doc: str, exprs: Sequence[sp.Expr], returns, *, tuple_out=False):
-        lines, printed = _emit_torch(exprs, pr)
+    def define(signature: str, doc: str, exprs: Sequence[sp.Expr], returns, *, tuple_out=False,
+               printer=pr):
+        lines, printed = _emit_torch(exprs, printer)
         rets = [ret(e, s) for ret, e, s in zip(returns, exprs, printed, strict=True)]
         value = ", ".join(rets)
         if tuple_out and len(rets) == 1:
@@ -95,6 +96,9 @@ def _function_defs(f: ActivationForm, pr) -> list[str]:
 
     define(f"{n}_fwd({args})", f"{cls} forward: ``{doc_expr(f.expr)}``.", [f.forward],
            [lambda e, s: _as_x_like(e, s)])
+    define(f"{n}_fwd_script({args})",
+           f"{cls} forward with no in-place write: what TorchScript runs and differentiates.",
+           [f.forward], [lambda e, s: _as_x_like(e, s)], printer=type(pr)(in_place=False))
     # grad_output is multiplied in before emitting, so that the product reuses a temporary.
     define(f"{n}_bwd_x({args}, grad_output)", f"{cls} input gradient ``grad_output * df/dx``.",
            [GRAD_OUTPUT * f.gradients[X]], [x_like])
@@ -303,7 +307,7 @@ def _module_class(f: ActivationForm) -> list[str]:
         "        if torch.jit.is_scripting():",
         "            # TorchScript runs no autograd Function: the printed forward, differentiated",
         "            # by TorchScript's autograd.",
-        f"            return {n}_fwd({args})",
+        f"            return {n}_fwd_script({args})",
         f"        return self._autograd_function({args})",
         "",
         "    def _arguments(self, x: torch.Tensor):",
@@ -388,6 +392,9 @@ def nn_module_source(
 ) -> str:
     """:func:`torch_source` with the docstring of ``eafo_sym/nn.py`` (the template's).
 
-    What ``eafo-sym codegen`` writes, for every registered activation or the ones named.
+    What ``eafo-sym codegen`` writes, for every registered activation or the ones named: the
+    file also registers the activations with timm (the template's ``timm`` section).
     """
-    return torch_source(forms, command, templates.docstring("nn.py"), printer=printer)
+    text = torch_source(forms, command, templates.docstring("nn.py"), printer=printer)
+    text = text.replace("'get_act_layer'", "'get_act_layer', 'register_timm'", 1)
+    return text + "\n\n" + templates.section("nn.py", "timm")

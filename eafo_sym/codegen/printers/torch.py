@@ -60,6 +60,12 @@ class EafoTorchPrinter(PythonFixes, TorchPrinter):
 
     backend = "torch"
     _lib = "torch"
+    #: Whether a printed expression may write in place into results it created.
+    in_place = True
+
+    def __init__(self, settings=None, *, in_place: bool = True) -> None:
+        super().__init__(settings)
+        self.in_place = in_place
     mapping = {**TorchPrinter.mapping, **{f: call for f, (call, _) in TORCH_OPS.items()}}
     _supported_functions = tuple(
         k for k in mapping if isinstance(k, type) and issubclass(k, sp.Function)
@@ -128,6 +134,8 @@ class EafoTorchPrinter(PythonFixes, TorchPrinter):
         """max(t, 0) + log1p(exp(-|t|)): exact in float64, unlike F.softplus's threshold."""
         t = self._print(expr.args[0])
         # In-place chain on abs's fresh result: one allocation instead of four.
+        if not self.in_place:
+            return f"torch.log1p(torch.exp(-torch.abs({t}))) + {self._clamp(t, 'min', '0.0')}"
         return f"torch.abs({t}).neg_().exp_().log1p_().add_({self._clamp(t, 'min', '0.0')})"
 
 
@@ -146,6 +154,7 @@ class EafoTorchModulePrinter(EafoTorchPrinter):
 
     #: One-sided clamp -> the module file's helper.
     CLAMPS = {"min": "_at_least", "max": "_at_most"}
+
 
     def _clamp(self, printed: str, bound: str, value: str) -> str:
         return f"{self.CLAMPS[bound]}({printed}, {value})"

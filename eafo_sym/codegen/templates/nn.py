@@ -75,7 +75,8 @@ def _finite(a: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor
     if _exporting():
         return torch.where(a == a, a.clamp(-big, big), big)
     if _compiling():
-        return torch.fmax(torch.fmin(a, a.new_tensor(big)), a.new_tensor(-big))
+        hi = torch.full((), big, dtype=a.dtype, device=a.device)
+        return torch.fmax(torch.fmin(a, hi), -hi)
     if out is None:
         return torch.nan_to_num(a, nan=big)
     return torch.nan_to_num(a, nan=big, out=out)
@@ -425,3 +426,96 @@ def get_act_layer(name):
         raise ValueError(
             f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}"
         ) from None
+
+# eafo-sym template: timm
+
+#: Where timm keeps its activation classes by name (``timm.layers.create_act``).
+_TIMM_REGISTRY = "timm.layers.create_act"
+
+
+def register_timm(classes=None, *, override: bool = False) -> list[str]:
+    """Make the activations' registry names work as timm's ``act_layer`` names.
+
+    After it, ``timm.create_model(..., act_layer="crrelu")`` builds the model with
+    :class:`CRReLU`. timm has no public registration call: the names go into the dict
+    its ``get_act_layer`` reads. Called automatically when this module is imported
+    after timm, and when timm is imported after this module (an import hook), with
+    the defaults.
+
+    Args:
+        classes: Registry name -> class (default: this module's ``ACTIVATIONS``;
+            ``eafo_sym.fused.ACTIVATIONS`` registers the fused classes).
+        override: Also replace timm's own classes of the same name (``"gelu"``,
+            ``"silu"``, ...); by default only names timm does not know are added.
+
+    Returns:
+        The names registered.
+
+    Raises:
+        ImportError: timm is not importable.
+    """
+    import importlib
+
+    registry = importlib.import_module(_TIMM_REGISTRY)
+    classes = ACTIVATIONS if classes is None else classes
+    tables = [registry._ACT_LAYER_DEFAULT]
+    tables += [t for t in (getattr(registry, "_ACT_LAYER_ME", None),) if isinstance(t, dict)]
+    done = []
+    for name, cls in sorted(classes.items()):
+        if name in tables[0] and not override:
+            continue
+        for table in tables:
+            if table is tables[0] or name in table:
+                table[name] = cls
+        done.append(name)
+    return done
+
+
+class _AfterTimmImport:
+    """An import hook: runs :func:`register_timm` once timm's activation registry is loaded."""
+
+    def __init__(self) -> None:
+        self.busy = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != _TIMM_REGISTRY or self.busy:
+            return None
+        import importlib.util
+
+        self.busy = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.busy = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module) -> None:
+            run(module)
+            _register_quietly()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _register_quietly() -> None:
+    """:func:`register_timm` with the defaults; a timm it cannot read: a warning, not an error."""
+    try:
+        register_timm()
+    except Exception as err:  # a timm whose registry moved must not break its own import
+        import warnings
+
+        warnings.warn(f"eafo_sym.nn: could not register with timm: {err}", stacklevel=2)
+
+
+def _register_with_timm() -> None:
+    import sys
+
+    if _TIMM_REGISTRY in sys.modules:
+        _register_quietly()
+    elif not any(isinstance(f, _AfterTimmImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterTimmImport())
+
+
+_register_with_timm()
