@@ -30,13 +30,26 @@ analytic derivatives. Each class constructs with no arguments (timm's
 float32 and float64, and has a backward that saves only its input.
 ``ACTIVATIONS`` maps registry names (``"crrelu"``, ``"gelu"``, ...) to classes
 and ``get_act_layer(name)`` looks one up; ``PARAMETERS`` maps them to their
-parameter names, in the order the functions ``<name>_fwd``, ``<name>_bwd_x``
-and ``<name>_bwd`` take them.
+parameter names, in the order the functions ``<name>_fwd``, ``<name>_bwd_x``,
+``<name>_bwd``, ``<name>_jvp`` and ``<name>_hvp`` take them (a module's
+``_arguments(x)`` gives those tensors).
 
-CRReLU's learnable correction size is called ``epsilon`` here (the SymPy
-symbol); the paper's pseudocode calls it ``lr``. Its default 0.01 is the
-paper's. Learned parameters: those of derived activations and PReLU's slope;
-the other base activations keep torch.nn's fixed hyper-parameters (buffers).
+Every derivative up to the second order is printed from SymPy: the autograd
+Functions have ``setup_context``, a forward-mode ``jvp`` and a ``vmap`` rule, and
+their backward is differentiable (double backward, gradient penalties,
+``torch.func.hessian``); a third derivative raises. The modules also run under
+``torch.compile``, ``torch.export`` and the ONNX exporter, and TorchScript
+(``torch.jit.script``, ``torch.jit.save``).
+
+The classes named as in torch.nn (``LeakyReLU``, ``PReLU``, ``GELU``, ...) take
+torch.nn's constructor arguments and have its attributes and ``state_dict`` keys:
+fixed hyper-parameters are float attributes (exact in float64), PReLU's slope
+is its learnable ``weight``. CRReLU's learnable correction size is called
+``epsilon`` here (the SymPy symbol); the paper's pseudocode calls it ``lr``, and
+checkpoints with ``lr`` load. Its default 0.01 is the paper's. Learned
+parameters: those of derived activations and PReLU's slope. ``register_timm()``
+makes the registry names timm ``act_layer`` names (automatic where timm is
+imported).
 """
 
 import math
@@ -538,8 +551,8 @@ def celu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
 _CELU_DERIVATIVES = _Derivatives(celu_bwd_x, celu_bwd, celu_jvp, celu_hvp)
 
 
-class _CELUFunction(torch.autograd.Function):
-    """CELU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _CELUTraced(torch.autograd.Function):
+    """CELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, alpha):
@@ -552,6 +565,14 @@ class _CELUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _CELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_CELUTraced, info, in_dims, args, None)
+
+
+class _CELUFunction(_CELUTraced):
+    """CELU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -599,6 +620,8 @@ class CELU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, alpha):
+        if _compiling():
+            return _CELUTraced.apply(x, alpha)
         return _CELUFunction.apply(x, alpha)
 
     def extra_repr(self) -> str:
@@ -695,8 +718,8 @@ def crrelu_hvp(x, epsilon, _d_x, _d_epsilon, grad_output):
 _CRRELU_DERIVATIVES = _Derivatives(crrelu_bwd_x, crrelu_bwd, crrelu_jvp, crrelu_hvp)
 
 
-class _CRReLUFunction(torch.autograd.Function):
-    """CRReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _CRReLUTraced(torch.autograd.Function):
+    """CRReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, epsilon):
@@ -709,6 +732,14 @@ class _CRReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _CRRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_CRReLUTraced, info, in_dims, args, None)
+
+
+class _CRReLUFunction(_CRReLUTraced):
+    """CRReLU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -757,6 +788,8 @@ class CRReLU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, epsilon):
+        if _compiling():
+            return _CRReLUTraced.apply(x, epsilon)
         return _CRReLUFunction.apply(x, epsilon)
 
     def extra_repr(self) -> str:
@@ -1026,8 +1059,8 @@ def eafo_elu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_output):
 _EAFO_ELU_DERIVATIVES = _Derivatives(eafo_elu_bwd_x, eafo_elu_bwd, eafo_elu_jvp, eafo_elu_hvp)
 
 
-class _EafoELUFunction(torch.autograd.Function):
-    """EafoELU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _EafoELUTraced(torch.autograd.Function):
+    """EafoELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, alpha, epsilon):
@@ -1040,6 +1073,14 @@ class _EafoELUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _EAFO_ELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoELUTraced, info, in_dims, args, None)
+
+
+class _EafoELUFunction(_EafoELUTraced):
+    """EafoELU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -1087,6 +1128,8 @@ class EafoELU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, alpha, epsilon):
+        if _compiling():
+            return _EafoELUTraced.apply(x, alpha, epsilon)
         return _EafoELUFunction.apply(x, alpha, epsilon)
 
     def extra_repr(self) -> str:
@@ -1310,8 +1353,8 @@ def eafo_leaky_relu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_outp
 _EAFO_LEAKY_RELU_DERIVATIVES = _Derivatives(eafo_leaky_relu_bwd_x, eafo_leaky_relu_bwd, eafo_leaky_relu_jvp, eafo_leaky_relu_hvp)
 
 
-class _EafoLeakyReLUFunction(torch.autograd.Function):
-    """EafoLeakyReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _EafoLeakyReLUTraced(torch.autograd.Function):
+    """EafoLeakyReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, alpha, epsilon):
@@ -1324,6 +1367,14 @@ class _EafoLeakyReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _EAFO_LEAKY_RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoLeakyReLUTraced, info, in_dims, args, None)
+
+
+class _EafoLeakyReLUFunction(_EafoLeakyReLUTraced):
+    """EafoLeakyReLU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -1371,6 +1422,8 @@ class EafoLeakyReLU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, alpha, epsilon):
+        if _compiling():
+            return _EafoLeakyReLUTraced.apply(x, alpha, epsilon)
         return _EafoLeakyReLUFunction.apply(x, alpha, epsilon)
 
     def extra_repr(self) -> str:
@@ -1594,8 +1647,8 @@ def eafo_prelu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_output):
 _EAFO_PRELU_DERIVATIVES = _Derivatives(eafo_prelu_bwd_x, eafo_prelu_bwd, eafo_prelu_jvp, eafo_prelu_hvp)
 
 
-class _EafoPReLUFunction(torch.autograd.Function):
-    """EafoPReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _EafoPReLUTraced(torch.autograd.Function):
+    """EafoPReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, alpha, epsilon):
@@ -1608,6 +1661,14 @@ class _EafoPReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _EAFO_PRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoPReLUTraced, info, in_dims, args, None)
+
+
+class _EafoPReLUFunction(_EafoPReLUTraced):
+    """EafoPReLU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -1655,6 +1716,8 @@ class EafoPReLU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, alpha, epsilon):
+        if _compiling():
+            return _EafoPReLUTraced.apply(x, alpha, epsilon)
         return _EafoPReLUFunction.apply(x, alpha, epsilon)
 
     def extra_repr(self) -> str:
@@ -2039,8 +2102,8 @@ def eafo_silu_hvp(x, epsilon, _d_x, _d_epsilon, grad_output):
 _EAFO_SILU_DERIVATIVES = _Derivatives(eafo_silu_bwd_x, eafo_silu_bwd, eafo_silu_jvp, eafo_silu_hvp)
 
 
-class _EafoSiLUFunction(torch.autograd.Function):
-    """EafoSiLU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _EafoSiLUTraced(torch.autograd.Function):
+    """EafoSiLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, epsilon):
@@ -2053,6 +2116,14 @@ class _EafoSiLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _EAFO_SILU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoSiLUTraced, info, in_dims, args, None)
+
+
+class _EafoSiLUFunction(_EafoSiLUTraced):
+    """EafoSiLU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -2098,6 +2169,8 @@ class EafoSiLU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, epsilon):
+        if _compiling():
+            return _EafoSiLUTraced.apply(x, epsilon)
         return _EafoSiLUFunction.apply(x, epsilon)
 
     def extra_repr(self) -> str:
@@ -2312,8 +2385,8 @@ def eafo_softplus_hvp(x, beta, epsilon, _d_x, _d_beta, _d_epsilon, grad_output):
 _EAFO_SOFTPLUS_DERIVATIVES = _Derivatives(eafo_softplus_bwd_x, eafo_softplus_bwd, eafo_softplus_jvp, eafo_softplus_hvp)
 
 
-class _EafoSoftplusFunction(torch.autograd.Function):
-    """EafoSoftplus with printed derivatives; saves only its inputs (x and the parameters)."""
+class _EafoSoftplusTraced(torch.autograd.Function):
+    """EafoSoftplus as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, beta, epsilon):
@@ -2326,6 +2399,14 @@ class _EafoSoftplusFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _EAFO_SOFTPLUS_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoSoftplusTraced, info, in_dims, args, None)
+
+
+class _EafoSoftplusFunction(_EafoSoftplusTraced):
+    """EafoSoftplus with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -2373,6 +2454,8 @@ class EafoSoftplus(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, beta, epsilon):
+        if _compiling():
+            return _EafoSoftplusTraced.apply(x, beta, epsilon)
         return _EafoSoftplusFunction.apply(x, beta, epsilon)
 
     def extra_repr(self) -> str:
@@ -2603,8 +2686,8 @@ def eafo_tanh_hvp(x, epsilon, _d_x, _d_epsilon, grad_output):
 _EAFO_TANH_DERIVATIVES = _Derivatives(eafo_tanh_bwd_x, eafo_tanh_bwd, eafo_tanh_jvp, eafo_tanh_hvp)
 
 
-class _EafoTanhFunction(torch.autograd.Function):
-    """EafoTanh with printed derivatives; saves only its inputs (x and the parameters)."""
+class _EafoTanhTraced(torch.autograd.Function):
+    """EafoTanh as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, epsilon):
@@ -2617,6 +2700,14 @@ class _EafoTanhFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _EAFO_TANH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoTanhTraced, info, in_dims, args, None)
+
+
+class _EafoTanhFunction(_EafoTanhTraced):
+    """EafoTanh with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -2662,6 +2753,8 @@ class EafoTanh(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, epsilon):
+        if _compiling():
+            return _EafoTanhTraced.apply(x, epsilon)
         return _EafoTanhFunction.apply(x, epsilon)
 
     def extra_repr(self) -> str:
@@ -2761,8 +2854,8 @@ def elu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
 _ELU_DERIVATIVES = _Derivatives(elu_bwd_x, elu_bwd, elu_jvp, elu_hvp)
 
 
-class _ELUFunction(torch.autograd.Function):
-    """ELU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _ELUTraced(torch.autograd.Function):
+    """ELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, alpha):
@@ -2775,6 +2868,14 @@ class _ELUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _ELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_ELUTraced, info, in_dims, args, None)
+
+
+class _ELUFunction(_ELUTraced):
+    """ELU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -2822,6 +2923,8 @@ class ELU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, alpha):
+        if _compiling():
+            return _ELUTraced.apply(x, alpha)
         return _ELUFunction.apply(x, alpha)
 
     def extra_repr(self) -> str:
@@ -2896,8 +2999,8 @@ def gelu_hvp(x, _d_x, grad_output):
 _GELU_DERIVATIVES = _Derivatives(gelu_bwd_x, None, gelu_jvp, gelu_hvp)
 
 
-class _GELUFunction(torch.autograd.Function):
-    """GELU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _GELUTraced(torch.autograd.Function):
+    """GELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x):
@@ -2910,6 +3013,14 @@ class _GELUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _GELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_GELUTraced, info, in_dims, args, None)
+
+
+class _GELUFunction(_GELUTraced):
+    """GELU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -2958,6 +3069,8 @@ class GELU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x):
+        if _compiling():
+            return _GELUTraced.apply(x)
         return _GELUFunction.apply(x)
 
     def extra_repr(self) -> str:
@@ -3028,8 +3141,8 @@ def leaky_relu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
 _LEAKY_RELU_DERIVATIVES = _Derivatives(leaky_relu_bwd_x, leaky_relu_bwd, leaky_relu_jvp, leaky_relu_hvp)
 
 
-class _LeakyReLUFunction(torch.autograd.Function):
-    """LeakyReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _LeakyReLUTraced(torch.autograd.Function):
+    """LeakyReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, alpha):
@@ -3042,6 +3155,14 @@ class _LeakyReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _LEAKY_RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_LeakyReLUTraced, info, in_dims, args, None)
+
+
+class _LeakyReLUFunction(_LeakyReLUTraced):
+    """LeakyReLU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -3089,6 +3210,8 @@ class LeakyReLU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, alpha):
+        if _compiling():
+            return _LeakyReLUTraced.apply(x, alpha)
         return _LeakyReLUFunction.apply(x, alpha)
 
     def extra_repr(self) -> str:
@@ -3160,8 +3283,8 @@ def mish_hvp(x, _d_x, grad_output):
 _MISH_DERIVATIVES = _Derivatives(mish_bwd_x, None, mish_jvp, mish_hvp)
 
 
-class _MishFunction(torch.autograd.Function):
-    """Mish with printed derivatives; saves only its inputs (x and the parameters)."""
+class _MishTraced(torch.autograd.Function):
+    """Mish as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x):
@@ -3174,6 +3297,14 @@ class _MishFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _MISH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_MishTraced, info, in_dims, args, None)
+
+
+class _MishFunction(_MishTraced):
+    """Mish with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -3218,6 +3349,8 @@ class Mish(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x):
+        if _compiling():
+            return _MishTraced.apply(x)
         return _MishFunction.apply(x)
 
     def extra_repr(self) -> str:
@@ -3288,8 +3421,8 @@ def prelu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
 _PRELU_DERIVATIVES = _Derivatives(prelu_bwd_x, prelu_bwd, prelu_jvp, prelu_hvp)
 
 
-class _PReLUFunction(torch.autograd.Function):
-    """PReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _PReLUTraced(torch.autograd.Function):
+    """PReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, alpha):
@@ -3302,6 +3435,14 @@ class _PReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _PRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_PReLUTraced, info, in_dims, args, None)
+
+
+class _PReLUFunction(_PReLUTraced):
+    """PReLU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -3355,6 +3496,8 @@ class PReLU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, alpha):
+        if _compiling():
+            return _PReLUTraced.apply(x, alpha)
         return _PReLUFunction.apply(x, alpha)
 
     def extra_repr(self) -> str:
@@ -3395,8 +3538,8 @@ def relu_hvp(x, _d_x, grad_output):
 _RELU_DERIVATIVES = _Derivatives(relu_bwd_x, None, relu_jvp, relu_hvp)
 
 
-class _ReLUFunction(torch.autograd.Function):
-    """ReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _ReLUTraced(torch.autograd.Function):
+    """ReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x):
@@ -3409,6 +3552,14 @@ class _ReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_ReLUTraced, info, in_dims, args, None)
+
+
+class _ReLUFunction(_ReLUTraced):
+    """ReLU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -3453,6 +3604,8 @@ class ReLU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x):
+        if _compiling():
+            return _ReLUTraced.apply(x)
         return _ReLUFunction.apply(x)
 
     def extra_repr(self) -> str:
@@ -3572,8 +3725,8 @@ def selu_hvp(x, alpha, lambda_, _d_x, _d_alpha, _d_lambda_, grad_output):
 _SELU_DERIVATIVES = _Derivatives(selu_bwd_x, selu_bwd, selu_jvp, selu_hvp)
 
 
-class _SELUFunction(torch.autograd.Function):
-    """SELU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _SELUTraced(torch.autograd.Function):
+    """SELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, alpha, lambda_):
@@ -3586,6 +3739,14 @@ class _SELUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _SELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SELUTraced, info, in_dims, args, None)
+
+
+class _SELUFunction(_SELUTraced):
+    """SELU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -3635,6 +3796,8 @@ class SELU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, alpha, lambda_):
+        if _compiling():
+            return _SELUTraced.apply(x, alpha, lambda_)
         return _SELUFunction.apply(x, alpha, lambda_)
 
     def extra_repr(self) -> str:
@@ -3684,8 +3847,8 @@ def sigmoid_hvp(x, _d_x, grad_output):
 _SIGMOID_DERIVATIVES = _Derivatives(sigmoid_bwd_x, None, sigmoid_jvp, sigmoid_hvp)
 
 
-class _SigmoidFunction(torch.autograd.Function):
-    """Sigmoid with printed derivatives; saves only its inputs (x and the parameters)."""
+class _SigmoidTraced(torch.autograd.Function):
+    """Sigmoid as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x):
@@ -3698,6 +3861,14 @@ class _SigmoidFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _SIGMOID_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SigmoidTraced, info, in_dims, args, None)
+
+
+class _SigmoidFunction(_SigmoidTraced):
+    """Sigmoid with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -3742,6 +3913,8 @@ class Sigmoid(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x):
+        if _compiling():
+            return _SigmoidTraced.apply(x)
         return _SigmoidFunction.apply(x)
 
     def extra_repr(self) -> str:
@@ -3803,8 +3976,8 @@ def silu_hvp(x, _d_x, grad_output):
 _SILU_DERIVATIVES = _Derivatives(silu_bwd_x, None, silu_jvp, silu_hvp)
 
 
-class _SiLUFunction(torch.autograd.Function):
-    """SiLU with printed derivatives; saves only its inputs (x and the parameters)."""
+class _SiLUTraced(torch.autograd.Function):
+    """SiLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x):
@@ -3817,6 +3990,14 @@ class _SiLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _SILU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SiLUTraced, info, in_dims, args, None)
+
+
+class _SiLUFunction(_SiLUTraced):
+    """SiLU with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -3861,6 +4042,8 @@ class SiLU(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x):
+        if _compiling():
+            return _SiLUTraced.apply(x)
         return _SiLUFunction.apply(x)
 
     def extra_repr(self) -> str:
@@ -3947,8 +4130,8 @@ def softplus_hvp(x, beta, _d_x, _d_beta, grad_output):
 _SOFTPLUS_DERIVATIVES = _Derivatives(softplus_bwd_x, softplus_bwd, softplus_jvp, softplus_hvp)
 
 
-class _SoftplusFunction(torch.autograd.Function):
-    """Softplus with printed derivatives; saves only its inputs (x and the parameters)."""
+class _SoftplusTraced(torch.autograd.Function):
+    """Softplus as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x, beta):
@@ -3961,6 +4144,14 @@ class _SoftplusFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _SOFTPLUS_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SoftplusTraced, info, in_dims, args, None)
+
+
+class _SoftplusFunction(_SoftplusTraced):
+    """Softplus with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -4010,6 +4201,8 @@ class Softplus(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x, beta):
+        if _compiling():
+            return _SoftplusTraced.apply(x, beta)
         return _SoftplusFunction.apply(x, beta)
 
     def extra_repr(self) -> str:
@@ -4060,8 +4253,8 @@ def tanh_hvp(x, _d_x, grad_output):
 _TANH_DERIVATIVES = _Derivatives(tanh_bwd_x, None, tanh_jvp, tanh_hvp)
 
 
-class _TanhFunction(torch.autograd.Function):
-    """Tanh with printed derivatives; saves only its inputs (x and the parameters)."""
+class _TanhTraced(torch.autograd.Function):
+    """Tanh as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
     def forward(x):
@@ -4074,6 +4267,14 @@ class _TanhFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _backward(ctx, grad_output, _TANH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_TanhTraced, info, in_dims, args, None)
+
+
+class _TanhFunction(_TanhTraced):
+    """Tanh with printed derivatives; saves only its inputs (x and the parameters)."""
 
     @staticmethod
     def jvp(ctx, *tangents):
@@ -4118,6 +4319,8 @@ class Tanh(torch.nn.Module):
 
     @torch.jit.unused
     def _autograd_function(self, x):
+        if _compiling():
+            return _TanhTraced.apply(x)
         return _TanhFunction.apply(x)
 
     def extra_repr(self) -> str:

@@ -194,7 +194,7 @@ class ActivationForm:
         SymPy's second derivatives of the stable closed form, prepared like
         :attr:`gradients`. A kink's Dirac delta (``d Heaviside(x)/dx``) is dropped:
         the printed derivatives hold almost everywhere, as torch's own do (the second
-        derivative of ``relu`` is 0); see ``docs/mathematics.md``.
+        derivative of ``relu`` is 0).
 
         >>> from eafo_sym import x, eps
         >>> f = ActivationForm("crrelu", sp.Max(0, x) + eps * x * sp.exp(-x**2 / 2), {eps: 0.01})

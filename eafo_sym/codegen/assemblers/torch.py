@@ -123,9 +123,11 @@ def _function_defs(f: ActivationForm, pr) -> list[str]:
 
 
 def _function_class(f: ActivationForm) -> list[str]:
-    """The autograd Function, and the record of its printed derivatives for the helpers.
+    """The autograd Functions, and the record of their printed derivatives for the helpers.
 
-    ``setup_context``, ``backward``, ``jvp`` and a ``vmap`` rule; the backward and the
+    ``setup_context``, ``backward``, ``jvp`` and a ``vmap`` rule (``_<Class>Traced``, what
+    torch.compile and torch.export trace, has no jvp: Dynamo cannot trace a Function that
+    defines one, and would break the graph there); the backward and the
     derivative along a direction are the template's ``_Backward`` and ``_Tangent``
     Functions, whose derivatives are the printed second derivatives (the ``autograd``
     section of :mod:`eafo_sym.codegen.templates.nn`).
@@ -138,8 +140,8 @@ def _function_class(f: ActivationForm) -> list[str]:
         f"{ops} = _Derivatives({n}_bwd_x, {bwd}, {n}_jvp, {n}_hvp)",
         "",
         "",
-        f"class _{cls}Function(torch.autograd.Function):",
-        f'    """{cls} with printed derivatives; saves only its inputs (x and the parameters)."""',
+        f"class _{cls}Traced(torch.autograd.Function):",
+        f'    """{cls} as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""',
         "",
         "    @staticmethod",
         f"    def forward({args}):",
@@ -152,6 +154,14 @@ def _function_class(f: ActivationForm) -> list[str]:
         "    @staticmethod",
         "    def backward(ctx, grad_output):",
         f"        return _backward(ctx, grad_output, {ops})",
+        "",
+        "    @staticmethod",
+        "    def vmap(info, in_dims, *args):",
+        f"        return _vmap(_{cls}Traced, info, in_dims, args, None)",
+        "",
+        "",
+        f"class _{cls}Function(_{cls}Traced):",
+        f'    """{cls} with printed derivatives; saves only its inputs (x and the parameters)."""',
         "",
         "    @staticmethod",
         "    def jvp(ctx, *tangents):",
@@ -316,6 +326,8 @@ def _module_class(f: ActivationForm) -> list[str]:
         "",
         "    @torch.jit.unused",
         f"    def _autograd_function(self, {args}):",
+        "        if _compiling():",
+        f"            return _{cls}Traced.apply({args})",
         f"        return _{cls}Function.apply({args})",
     ]
     # torch.nn's style: its own arguments (a namesake's keyword-only extras are constants).

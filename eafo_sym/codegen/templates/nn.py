@@ -6,13 +6,26 @@ analytic derivatives. Each class constructs with no arguments (timm's
 float32 and float64, and has a backward that saves only its input.
 ``ACTIVATIONS`` maps registry names (``"crrelu"``, ``"gelu"``, ...) to classes
 and ``get_act_layer(name)`` looks one up; ``PARAMETERS`` maps them to their
-parameter names, in the order the functions ``<name>_fwd``, ``<name>_bwd_x``
-and ``<name>_bwd`` take them.
+parameter names, in the order the functions ``<name>_fwd``, ``<name>_bwd_x``,
+``<name>_bwd``, ``<name>_jvp`` and ``<name>_hvp`` take them (a module's
+``_arguments(x)`` gives those tensors).
 
-CRReLU's learnable correction size is called ``epsilon`` here (the SymPy
-symbol); the paper's pseudocode calls it ``lr``. Its default 0.01 is the
-paper's. Learned parameters: those of derived activations and PReLU's slope;
-the other base activations keep torch.nn's fixed hyper-parameters (buffers).
+Every derivative up to the second order is printed from SymPy: the autograd
+Functions have ``setup_context``, a forward-mode ``jvp`` and a ``vmap`` rule, and
+their backward is differentiable (double backward, gradient penalties,
+``torch.func.hessian``); a third derivative raises. The modules also run under
+``torch.compile``, ``torch.export`` and the ONNX exporter, and TorchScript
+(``torch.jit.script``, ``torch.jit.save``).
+
+The classes named as in torch.nn (``LeakyReLU``, ``PReLU``, ``GELU``, ...) take
+torch.nn's constructor arguments and have its attributes and ``state_dict`` keys:
+fixed hyper-parameters are float attributes (exact in float64), PReLU's slope
+is its learnable ``weight``. CRReLU's learnable correction size is called
+``epsilon`` here (the SymPy symbol); the paper's pseudocode calls it ``lr``, and
+checkpoints with ``lr`` load. Its default 0.01 is the paper's. Learned
+parameters: those of derived activations and PReLU's slope. ``register_timm()``
+makes the registry names timm ``act_layer`` names (automatic where timm is
+imported).
 """
 
 # This file is the part of eafo_sym/nn.py that is not printed from SymPy. ``eafo-sym codegen``
