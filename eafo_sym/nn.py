@@ -108,6 +108,20 @@ def _finite(a: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor
     return torch.nan_to_num(a, nan=big, out=out)
 
 
+def _finite_input(x: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """:func:`_finite` of the input itself: +-inf as the largest finite value, nan kept.
+
+    In ``T(x) * _finite_input(x)`` a nan input gives a nan ``T``, so the product is
+    nan whatever the cofactor; a two-sided clamp is all the guard needs. Under
+    torch.compile it is a min and a max, where fmin/fmax would leave comparison masks
+    that the partitioner saves for the backward (two bytes an element).
+    """
+    big = _largest(x.dtype)
+    if out is None:
+        return torch.clamp(x, -big, big)
+    return torch.clamp(x, -big, big, out=out)
+
+
 def _finite_(a: torch.Tensor) -> torch.Tensor:
     """:func:`_finite` in place, on a temporary the caller owns."""
     if _compiling():
@@ -633,7 +647,7 @@ def crrelu_fwd(x, epsilon):
     _u0 = (x*x)
     _u1 = _u0.mul_(-0.7213475204444817)
     _u2 = _u1.exp2_()
-    _u3 = _u2.mul_(_finite(x))
+    _u3 = _u2.mul_(_finite_input(x))
     _u4 = _at_least(x, 0.0)
     _u5 = _u4.addcmul_(_u3, epsilon)
     return (_u5).to(x.dtype)
@@ -676,7 +690,7 @@ def crrelu_bwd(x, epsilon, grad_output):
     _u6 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u7 = _u6.addcmul_(_u5, epsilon)
     _u8 = _u7.mul_(grad_output)
-    _u9 = _u2.mul_(_finite(x, out=_u0))
+    _u9 = _u2.mul_(_finite_input(x, out=_u0))
     _u10 = _u9.mul_(grad_output)
     return (_u8).to(x.dtype), _reduce_to(_u10, epsilon)
 
@@ -686,7 +700,7 @@ def crrelu_jvp(x, epsilon, _d_x, _d_epsilon):
     _u0 = (x*x)
     _u1 = -0.7213475204444817*_u0
     _u2 = _u1.exp2_()
-    _u3 = _u2*_finite(x)
+    _u3 = _u2*_finite_input(x)
     _u4 = _u0.neg_()
     _u5 = _u4.add_(1)
     _u6 = _finite_(_u5).mul_(_u2)
@@ -2187,7 +2201,7 @@ def eafo_softplus_fwd(x, beta, epsilon):
     _u5 = (x*x)
     _u6 = _u5.mul_(-0.7213475204444817)
     _u7 = _u6.exp2_()
-    _u8 = _u4.addcmul_(_finite(x), _u3).addcmul_(_finite(x), _u7)
+    _u8 = _u4.addcmul_(_finite_input(x), _u3).addcmul_(_finite_input(x), _u7)
     _u9 = _u8.mul_(epsilon)
     _u10 = torch.reciprocal(beta)
     _u11 = beta*x
@@ -2272,7 +2286,7 @@ def eafo_softplus_bwd(x, beta, epsilon, grad_output):
     _u26 = torch.abs(_u0).neg_().exp_().log1p_().add_(_at_least(_u0, 0.0))
     _u27 = _u22.addcmul_(_u23, _u24).addcmul_(_u25, _u26, value=-1.0)
     _u28 = _u27.mul_(grad_output)
-    _u29 = _u4.mul_(_finite(x, out=_u11))
+    _u29 = _u4.mul_(_finite_input(x, out=_u11))
     _u30 = _u29.addcmul_(_finite_(_u10), _u9)
     _u31 = _u30.mul_(grad_output)
     return (_u17).to(x.dtype), _reduce_to(_u28, beta), _reduce_to(_u31, epsilon)
@@ -2302,7 +2316,7 @@ def eafo_softplus_jvp(x, beta, epsilon, _d_x, _d_beta, _d_epsilon):
     _u19 = torch.abs(_u8).neg_().exp_().log1p_().add_(_at_least(_u8, 0.0))
     _u20 = _u15.addcmul_(_u16, _u17).addcmul_(_u18, _u19, value=-1.0)
     _u21 = _u20.mul_(_d_beta)
-    _u22 = _u2*_finite(x, out=_u12)
+    _u22 = _u2*_finite_input(x, out=_u12)
     _u23 = _u22.addcmul_(_finite(_u7), _u6)
     _u24 = _u10.neg_()
     _u25 = _finite_(_u24).mul_(_u2)

@@ -210,15 +210,19 @@ class _Emitter:
     def _finite_call(self, cof: sp.Basic) -> str:
         """``_finite(cof)``; an input-like symbol's scratch copy goes into a dead buffer.
 
-        The buffer is free again right after the line: the copy is consumed at once.
+        The buffer is free again right after the line: the copy is consumed at once. The
+        bare input gets ``_finite_input`` (a clamp: a nan input needs no select, the
+        decaying factor is nan there too), which under torch.compile leaves no comparison
+        masks for the partitioner to save for the backward.
         """
         p = self.printer.doprint
+        helper = "_finite_input" if cof == self.x else "_finite"
         if isinstance(cof, sp.Symbol) and self._x_like(cof):
             buf = self._pool.take()
             if buf is not None:
                 self._pool.give_back(buf)
-                return f"_finite({p(cof)}, out={buf})"
-        return f"_finite({p(cof)})"
+                return f"{helper}({p(cof)}, out={buf})"
+        return f"{helper}({p(cof)})"
 
     def _out_form(self, node: sp.Basic, buf: str) -> str | None:
         """``node`` written into the dead buffer ``buf`` (``out=``), or None if not supported."""

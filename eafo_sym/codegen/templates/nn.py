@@ -95,6 +95,20 @@ def _finite(a: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor
     return torch.nan_to_num(a, nan=big, out=out)
 
 
+def _finite_input(x: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """:func:`_finite` of the input itself: +-inf as the largest finite value, nan kept.
+
+    In ``T(x) * _finite_input(x)`` a nan input gives a nan ``T``, so the product is
+    nan whatever the cofactor; a two-sided clamp is all the guard needs. Under
+    torch.compile it is a min and a max, where fmin/fmax would leave comparison masks
+    that the partitioner saves for the backward (two bytes an element).
+    """
+    big = _largest(x.dtype)
+    if out is None:
+        return torch.clamp(x, -big, big)
+    return torch.clamp(x, -big, big, out=out)
+
+
 def _finite_(a: torch.Tensor) -> torch.Tensor:
     """:func:`_finite` in place, on a temporary the caller owns."""
     if _compiling():
