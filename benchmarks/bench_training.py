@@ -1,8 +1,9 @@
 """Benchmark: a small ViT's training step with CRReLU against the same model with GELU (not a test).
 
 The activation of every MLP block is ``torch.nn.GELU`` or CRReLU; everything else is the same
-model with the same weights and data. Measured side by side in one run, interleaved in a
-random order, best of the repeats per round and the median over rounds:
+model with the same weights and data. Measured side by side in one run, the variants
+alternating step by step in a random order; a ratio is the median over rounds of the
+ratio within a round (the steps compared saw the same machine load):
 
 - ``torch.compile``: ``eafo_sym.nn.CRReLU`` compiled against ``torch.nn.GELU`` compiled;
 - eager: ``eafo_sym.fused.CRReLU`` against ``torch.nn.GELU`` (SKIP with the reason where the
@@ -113,25 +114,32 @@ def _peak_bytes(fn, device: str) -> int:
     return peak
 
 
-def _time(steps: dict, rounds: int, repeats: int, device: str) -> dict:
-    """Median over rounds of the best of ``repeats`` steps, variants interleaved at random."""
+def _time(steps: dict, rounds: int, repeats: int, device: str) -> dict[str, list[float]]:
+    """Per round, the best of ``repeats`` steps of each variant; the variants alternate step
+    by step in a random order, so that the steps compared see the same machine load."""
     seen: dict[str, list[float]] = {k: [] for k in steps}
     rng = random.Random(0)
     for _ in range(rounds):
-        order = list(steps)
-        rng.shuffle(order)
-        for k in order:
-            best = float("inf")
-            for _ in range(repeats):
+        best = dict.fromkeys(steps, float("inf"))
+        for _ in range(repeats):
+            order = list(steps)
+            rng.shuffle(order)
+            for k in order:
                 if device == "cuda":
                     torch.cuda.synchronize()
                 t = time.perf_counter()
                 steps[k]()
                 if device == "cuda":
                     torch.cuda.synchronize()
-                best = min(best, time.perf_counter() - t)
-            seen[k].append(best)
-    return {k: statistics.median(v) for k, v in seen.items()}
+                best[k] = min(best[k], time.perf_counter() - t)
+        for k, v in best.items():
+            seen[k].append(v)
+    return seen
+
+
+def _ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over rounds of the ratio a/b measured in the same round."""
+    return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,14 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     for s in [*eager.values(), *compiled.values()]:
         s()  # warm-up: compilation, the fused build, allocator
         s()
-    times = _time({**eager, **compiled}, rounds, repeats, a.device)
+    rounds_s = _time({**eager, **compiled}, rounds, repeats, a.device)
+    times = {k: statistics.median(v) for k, v in rounds_s.items()}
     peaks = {k: _peak_bytes(s, a.device) for k, s in eager.items()}
 
-    ratios = {"compiled": times["crrelu (nn) compiled"] / times["gelu compiled"],
-              "eager nn": times["crrelu (nn)"] / times["gelu"],
+    ratios = {"compiled": _ratio(rounds_s, "crrelu (nn) compiled", "gelu compiled"),
+              "eager nn": _ratio(rounds_s, "crrelu (nn)", "gelu"),
               "peak memory (nn)": peaks["crrelu (nn)"] / peaks["gelu"]}
     if fused_ok:
-        ratios["eager fused"] = times["crrelu (fused)"] / times["gelu"]
+        ratios["eager fused"] = _ratio(rounds_s, "crrelu (fused)", "gelu")
         ratios["peak memory"] = peaks["crrelu (fused)"] / peaks["gelu"]
     else:
         ratios["peak memory"] = ratios["peak memory (nn)"]
@@ -191,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"`{command}` on {a.device}, torch {torch.__version__}, {torch.get_num_threads()} "
         f"threads, batch {batch}, model {size or 'default (32x32, patch 4, dim 192, depth 4)'}; "
-        f"median over {rounds} rounds of the best of {repeats} steps.",
+        f"per round the best of {repeats} steps, the variants alternating step by step; "
+        f"times: median over {rounds} rounds; ratios: median of the ratios within a round.",
         "",
         "| variant | step (ms) | peak memory (MiB) |",
         "|---|---|---|",
@@ -207,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         md += ["", f"eager fused: SKIP ({fused_note})"]
     a.out.mkdir(parents=True, exist_ok=True)
     table.write_text("\n".join(md) + "\n")
-    data = {"times_s": times, "peak_bytes": peaks, "ratios": ratios, "goals": GOALS,
-            "device": a.device, "fused": fused_ok or fused_note, "command": command}
+    data = {"times_s": times, "rounds_s": rounds_s, "peak_bytes": peaks, "ratios": ratios,
+            "goals": GOALS, "device": a.device, "fused": fused_ok or fused_note,
+            "command": command}
     (a.out / "training_bench.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     print("\n".join(md))
     return 0
