@@ -177,11 +177,9 @@ class _FusedFunction(torch.autograd.Function):
 
 
 def _fused_class(name: str, base: type) -> type:
-    # The kernels take the parameters in the printed functions' order, which nn.py states.
-    param_names = _nn.PARAMETERS[name]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        params = tuple(getattr(self, p) for p in param_names)
+        # The kernels take the parameters in the printed functions' order (nn.PARAMETERS).
+        params = tuple(self._arguments(x))
         if eligible(x, params):
             return _FusedFunction.apply(name, x, *params)
         return base.forward(self, x)

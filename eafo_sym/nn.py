@@ -30,85 +30,457 @@ analytic derivatives. Each class constructs with no arguments (timm's
 float32 and float64, and has a backward that saves only its input.
 ``ACTIVATIONS`` maps registry names (``"crrelu"``, ``"gelu"``, ...) to classes
 and ``get_act_layer(name)`` looks one up; ``PARAMETERS`` maps them to their
-parameter names, in the order the functions ``<name>_fwd``, ``<name>_bwd_x``
-and ``<name>_bwd`` take them.
+parameter names, in the order the functions ``<name>_fwd``, ``<name>_bwd_x``,
+``<name>_bwd``, ``<name>_jvp`` and ``<name>_hvp`` take them (a module's
+``_arguments(x)`` gives those tensors).
 
-CRReLU's learnable correction size is called ``epsilon`` here (the SymPy
-symbol); the paper's pseudocode calls it ``lr``. Its default 0.01 is the
-paper's. Learned parameters: those of derived activations and PReLU's slope;
-the other base activations keep torch.nn's fixed hyper-parameters (buffers).
+Every derivative up to the second order is printed from SymPy: the autograd
+Functions have ``setup_context``, a forward-mode ``jvp`` and a ``vmap`` rule, and
+their backward is differentiable (double backward, gradient penalties,
+``torch.func.hessian``); a third derivative raises. The modules also run under
+``torch.compile``, ``torch.export`` and the ONNX exporter, and TorchScript
+(``torch.jit.script``, ``torch.jit.save``).
+
+The classes named as in torch.nn (``LeakyReLU``, ``PReLU``, ``GELU``, ...) take
+torch.nn's constructor arguments and have its attributes and ``state_dict`` keys:
+fixed hyper-parameters are float attributes (exact in float64), PReLU's slope
+is its learnable ``weight``. CRReLU's learnable correction size is called
+``epsilon`` here (the SymPy symbol); the paper's pseudocode calls it ``lr``, and
+checkpoints with ``lr`` load. Its default 0.01 is the paper's. Learned
+parameters: those of derived activations and PReLU's slope. ``register_timm()``
+makes the registry names timm ``act_layer`` names (automatic where timm is
+imported).
 """
 
 import math
+from typing import Callable, NamedTuple, Optional
 
 import torch
 
-__all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PARAMETERS', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer']
+__all__ = ['ACTIVATIONS', 'CELU', 'CRReLU', 'ELU', 'EafoELU', 'EafoLeakyReLU', 'EafoPReLU', 'EafoSiLU', 'EafoSoftplus', 'EafoTanh', 'GELU', 'LeakyReLU', 'Mish', 'PARAMETERS', 'PReLU', 'ReLU', 'SELU', 'SiLU', 'Sigmoid', 'Softplus', 'Tanh', 'get_act_layer', 'register_timm']
 
-def _finite(a, out=None):
+def _compiling() -> bool:
+    """Whether torch.compile or torch.export is tracing (never inside TorchScript)."""
+    if torch.jit.is_scripting():
+        return False
+    return torch.compiler.is_compiling()
+
+
+def _exporting() -> bool:
+    """Whether torch.export is tracing, as the ONNX exporter does."""
+    if torch.jit.is_scripting():
+        return False
+    return torch.compiler.is_exporting()
+
+
+def _largest(dtype: torch.dtype) -> float:
+    """The dtype's largest finite value: torch.finfo, which TorchScript lacks, or its table."""
+    if not torch.jit.is_scripting():
+        return torch.finfo(dtype).max
+    if dtype == torch.float64:
+        return 1.7976931348623157e308
+    if dtype == torch.float16:
+        return 65504.0
+    if dtype == torch.bfloat16:
+        return 3.3895313892515355e38
+    return 3.4028234663852886e38
+
+
+def _finite(a: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``a`` with nan and +-inf as its dtype's largest finite value (+-), for ``T * A`` guards.
 
     In ``T * _finite(A)`` a factor ``T`` that has underflowed to 0 wins over an
     overflowed ``A`` (eafo_sym.codegen.stable.decay_guard). Eager uses one
     nan_to_num pass; under torch.compile the same map is fmin/fmax, because
     Inductor's nan_to_num tests nan one element at a time (about twice the
-    cost of the whole fused kernel) while fmin/fmax vectorise. ``out``: a dead
-    buffer of ``a``'s dtype and shape to write into (eager only).
+    cost of the whole fused kernel) while fmin/fmax vectorise; under torch.export
+    it is a select and a two-sided clamp, which ONNX has (it has no fmin/fmax).
+    ``out``: a dead buffer of ``a``'s dtype and shape to write into (eager only).
     """
-    big = torch.finfo(a.dtype).max
-    if torch.compiler.is_compiling():
-        return torch.fmax(torch.fmin(a, a.new_tensor(big)), a.new_tensor(-big))
+    big = _largest(a.dtype)
+    if _exporting():
+        return torch.where(a == a, a.clamp(-big, big), big)
+    if _compiling():
+        hi = torch.full((), big, dtype=a.dtype, device=a.device)
+        return torch.fmax(torch.fmin(a, hi), -hi)
+    if out is None:
+        return torch.nan_to_num(a, nan=big)
     return torch.nan_to_num(a, nan=big, out=out)
 
 
-def _finite_(a):
+def _finite_input(x: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """:func:`_finite` of the input itself: +-inf as the largest finite value, nan kept.
+
+    In ``T(x) * _finite_input(x)`` a nan input gives a nan ``T``, so the product is
+    nan whatever the cofactor; a two-sided clamp is all the guard needs. Under
+    torch.compile it is a min and a max, where fmin/fmax would leave comparison masks
+    that the partitioner saves for the backward (two bytes an element).
+    """
+    big = _largest(x.dtype)
+    if out is None:
+        return torch.clamp(x, -big, big)
+    return torch.clamp(x, -big, big, out=out)
+
+
+def _finite_(a: torch.Tensor) -> torch.Tensor:
     """:func:`_finite` in place, on a temporary the caller owns."""
-    if torch.compiler.is_compiling():
+    if _compiling():
         return _finite(a)
-    return a.nan_to_num_(nan=torch.finfo(a.dtype).max)
+    return a.nan_to_num_(nan=_largest(a.dtype))
 
 
-def _zero_wins_(p, *zeros):
-    """The fresh product ``p`` of ``zeros`` and a cofactor, with a factor that is 0 winning.
+def _zero_wins_(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """The fresh product ``p`` of a factor ``z`` and a cofactor, with ``z == 0`` winning.
 
-    Where a zero factor has underflowed to 0 against an overflowed cofactor, ``p``
-    holds ``0 * inf = nan``; that becomes 0, and everything else stays the plain
-    product (``1 * inf`` is inf). Adding ``clamp(z, 0, 0)`` (0, or nan where ``z``
-    is nan) keeps a nan input nan. An ``inf - inf`` inside the cofactor also
-    becomes 0 (eafo_sym.codegen.stable.zero_guard). Eager uses nan_to_num, with no
-    bool tensor: comparisons and masked writes are 5-20x slower than arithmetic in
+    Where ``z`` has underflowed to 0 against an overflowed cofactor, ``p`` holds
+    ``0 * inf = nan``; that becomes 0, and everything else stays the plain product
+    (``1 * inf`` is inf). Adding ``clamp(z, 0, 0)`` (0, or nan where ``z`` is nan)
+    keeps a nan input nan; the printed code adds one such term per further zero
+    factor. An ``inf - inf`` inside the cofactor also becomes 0
+    (eafo_sym.codegen.stable.zero_guard). Eager uses nan_to_num, with no bool
+    tensor: comparisons and masked writes are 5-20x slower than arithmetic in
     torch's CPU kernels. torch.compile gets a compare-and-select, which Inductor
     fuses (its nan_to_num tests nan one element at a time).
     """
-    if torch.compiler.is_compiling():
+    if _compiling():
         p = torch.where(p == p, p, 0.0)
     else:
         p = p.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
-    for z in zeros:
-        p = p.add_(torch.clamp(z, 0.0, 0.0))
-    return p
+    return p.add_(torch.clamp(z, 0.0, 0.0))
 
 
-def _reduce_to(grad, p):
+def _at_least(a: torch.Tensor, c: float, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``max(a, c)`` with nan kept: a one-sided clamp, or a select under torch.export.
+
+    ONNX's Clip fills a missing bound with the float range's end, so an exported
+    ``clamp(x, min=0)`` would map inf to 3.4e38; ``where(a < c, c, a)`` does not.
+    """
+    if _exporting():
+        return torch.where(a < c, torch.full_like(a, c), a)
+    if out is None:
+        return torch.clamp(a, min=c)
+    return torch.clamp(a, min=c, out=out)
+
+
+def _at_least_(a: torch.Tensor, c: float) -> torch.Tensor:
+    """:func:`_at_least` in place, on a temporary the caller owns."""
+    if _exporting():
+        return _at_least(a, c)
+    return a.clamp_(min=c)
+
+
+def _at_most(a: torch.Tensor, c: float, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``min(a, c)`` with nan kept; see :func:`_at_least`."""
+    if _exporting():
+        return torch.where(a > c, torch.full_like(a, c), a)
+    if out is None:
+        return torch.clamp(a, max=c)
+    return torch.clamp(a, max=c, out=out)
+
+
+def _at_most_(a: torch.Tensor, c: float) -> torch.Tensor:
+    """:func:`_at_most` in place, on a temporary the caller owns."""
+    if _exporting():
+        return _at_most(a, c)
+    return a.clamp_(max=c)
+
+
+def _reduce_to(grad: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     """Sum a parameter gradient over the dimensions ``p`` was broadcast along."""
     if p.dim() == 0:
         return grad.sum(dtype=p.dtype)
     return grad.sum_to_size(p.shape).to(p.dtype)
 
 
+def _hyper(value: float, x: torch.Tensor) -> torch.Tensor:
+    """A fixed hyper-parameter (a float attribute, as torch.nn keeps it) as a 0-dim tensor.
+
+    float64 for a float64 input, so that the exact value is used (0.01, not the
+    float32 0.009999999776); float32 otherwise, as the scalar of torch.nn's kernels.
+    """
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    return torch.full((), value, dtype=dtype, device=x.device)
+
+
+def _channels(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """PReLU's weight along x's channel dimension (dim 1), as torch.nn.functional.prelu lays it."""
+    if weight.numel() == 1:
+        return weight.reshape(())
+    if x.dim() < 2 or x.shape[1] != weight.numel():
+        raise ValueError(
+            f"PReLU has {weight.numel()} parameters but the input's channel dimension (dim 1) "
+            f"is {x.shape[1] if x.dim() >= 2 else 1}"
+        )
+    return weight.reshape([weight.numel()] + [1] * (x.dim() - 2))
+
+
+def _number(owner: str, name: str, value: float) -> float:
+    """``value`` as a Python float, or a TypeError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            return float(value.item())  # a 0-dim tensor or a NumPy scalar
+        except (AttributeError, TypeError, ValueError, RuntimeError):
+            raise TypeError(
+                f"{owner}: {name} must be a real number, got {type(value).__name__}"
+            ) from None
+    return float(value)
+
+
+def _shown(t: torch.Tensor) -> str:
+    """A learnable parameter's value for ``extra_repr`` (its shape where it has no data)."""
+    if t.is_meta or t.numel() != 1:
+        return f"<{tuple(t.shape)}>"
+    return f"{t.item():.6g}"
+
+
+def _renamed(names: dict[str, str]):
+    """A load_state_dict pre-hook that reads the checkpoints of other spellings of a parameter."""
+
+    def hook(module, state_dict, prefix, *args) -> None:
+        for old, new in names.items():
+            if prefix + old in state_dict and prefix + new not in state_dict:
+                state_dict[prefix + new] = state_dict.pop(prefix + old)
+
+    return hook
+
+
+# Each activation's autograd Function hands its derivatives to the helpers below as a
+# _Derivatives record of its printed functions: ``<name>_bwd_x``/``<name>_bwd`` (gradients),
+# ``<name>_jvp`` (the derivative along a direction) and ``<name>_hvp`` (``grad_output *
+# d/du (Df . d)`` for u = x and each parameter: second derivatives along a direction). Every
+# derivative autograd or torch.func asks for, up to the second order, is one of these printed
+# SymPy derivatives; none is autograd's derivative of printed code. Printed code runs only
+# inside the forward of an autograd Function whose vmap rule hands it plain tensors, every
+# input batched: it writes into its temporaries in place, which vmap's batched tensors refuse
+# where a temporary is unbatched and an operand is batched.
+
+_THIRD_ORDER = (
+    "eafo_sym: third and higher derivatives of the generated activations are not printed "
+    "(their autograd Functions have analytic first and second derivatives); differentiate "
+    "the plain closed form for more"
+)
+
+
+class _Derivatives(NamedTuple):
+    """An activation's printed derivatives (``bwd`` is None without parameters)."""
+
+    bwd_x: Callable
+    bwd: Optional[Callable]
+    jvp: Callable
+    hvp: Callable
+
+
+def _save(ctx, inputs) -> None:
+    """Keep the tensor inputs (x, the parameters, a direction) for backward and for jvp."""
+    tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
+    ctx.save_for_backward(*tensors)
+    ctx.save_for_forward(*tensors)
+
+
+def _filled(inputs, tangents):
+    """The tangents, a missing one (None) as zeros shaped like its input."""
+    pairs = zip(inputs, tangents, strict=True)
+    return [torch.zeros_like(t) if d is None else d for t, d in pairs]
+
+
+def _gradients(params_needed: bool, ops: _Derivatives, inputs, grad_output):
+    """``(grad x, *grad parameters)``, or ``(grad x,)`` alone when no parameter needs one."""
+    if params_needed:
+        return tuple(ops.bwd(*inputs, grad_output))
+    return (ops.bwd_x(*inputs, grad_output),)
+
+
+def _vmap(function, info, in_dims, args, reduced):
+    """A vmap rule: ``function`` on plain tensors, every input batched and aligned.
+
+    Each tensor gets the vmapped dimension in front (an unbatched one is expanded, a
+    view) and size-1 dimensions after it up to a common rank, so that the printed
+    functions broadcast as they would without vmap. ``reduced[k]`` is the index of the
+    argument whose shape output ``k`` is summed to (a parameter gradient), or None for an
+    elementwise output (``reduced`` None: every output); such sums keep the vmapped dimension.
+    """
+    size = info.batch_size
+    pairs = list(zip(args, in_dims, strict=True))
+    rank = max(a.dim() - (d is not None) for a, d in pairs if isinstance(a, torch.Tensor))
+    batched, shapes = [], []
+    for a, d in pairs:
+        if isinstance(a, torch.Tensor):
+            a = a.unsqueeze(0).expand(size, *a.shape) if d is None else a.movedim(d, 0)
+            shapes.append(a.shape[1:])
+            a = a.reshape(size, *([1] * (rank - len(a.shape[1:]))), *a.shape[1:])
+        else:
+            shapes.append(None)
+        batched.append(a)
+    out = function.apply(*batched)
+    outs = out if isinstance(out, tuple) else (out,)
+    reduced = reduced or (None,) * len(outs)
+    pairs = zip(outs, reduced, strict=False)  # a backward without parameter gradients: x's
+    outs = tuple(o if r is None else o.reshape(size, *shapes[r]) for o, r in pairs)
+    if isinstance(out, tuple):
+        return outs, (0,) * len(outs)
+    return outs[0], 0
+
+
+class _Printed(torch.autograd.Function):
+    """A printed function of second derivatives, vmap-safe; differentiating its results raises."""
+
+    @staticmethod
+    def forward(fn, *tensors):
+        return fn(*tensors)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(_THIRD_ORDER)
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        raise RuntimeError(_THIRD_ORDER)
+
+    @staticmethod
+    def vmap(info, in_dims, fn, *tensors):
+        return _vmap(_Printed, info, in_dims, (fn, *tensors), None)
+
+
+def _rows(ops: _Derivatives, inputs, directions, grad_output):
+    """``grad_output * d/du (Df . d)`` for u = x and each parameter, summed to their shapes."""
+    rows = _Printed.apply(ops.hvp, *inputs, *directions, grad_output)
+    return [rows[0], *(_reduce_to(r, p) for r, p in zip(rows[1:], inputs[1:], strict=True))]
+
+
+def _backward(ctx, grad_output, ops: _Derivatives):
+    """An activation Function's backward: the printed gradients.
+
+    Through :class:`_Backward` (an autograd Function, differentiable) when they will be
+    differentiated (create_graph: gradient penalties, Hessian-vector products) or a
+    torch.func transform is active; else the printed functions run directly.
+    """
+    inputs = ctx.saved_tensors
+    params_needed = any(ctx.needs_input_grad[1:])
+    if torch.is_grad_enabled() or torch._C._are_functorch_transforms_active():
+        grads = _Backward.apply(ops, params_needed, *inputs, grad_output)
+    else:
+        grads = _gradients(params_needed, ops, inputs, grad_output)
+    return tuple(grads) + (None,) * (len(inputs) - len(grads))
+
+
+def _jvp(ctx, tangents, ops: _Derivatives):
+    """An activation Function's jvp: the printed derivative along the tangents."""
+    inputs = ctx.saved_tensors
+    return _Tangent.apply(ops, *inputs, *_filled(inputs, tangents))
+
+
+class _Backward(torch.autograd.Function):
+    """An activation's backward, differentiable: its derivatives are the printed second ones."""
+
+    @staticmethod
+    def forward(ops, params_needed, *args):
+        *inputs, grad_output = args
+        return _gradients(params_needed, ops, inputs, grad_output)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.ops, ctx.params_needed = inputs[:2]
+        _save(ctx, inputs[2:])
+
+    @staticmethod
+    def backward(ctx, *cotangents):
+        """Derivatives of ``grad_output * df/dv`` along the cotangents of its outputs."""
+        *inputs, grad_output = ctx.saved_tensors
+        d = _filled(inputs, list(cotangents) + [None] * (len(inputs) - len(cotangents)))
+        grads = _rows(ctx.ops, inputs, d, grad_output)
+        return (None, None, *grads, _Tangent.apply(ctx.ops, *inputs, *d))
+
+    @staticmethod
+    def jvp(ctx, _ops, _params_needed, *tangents):
+        """Forward-over-reverse (torch.func.hessian)."""
+        *inputs, grad_output = ctx.saved_tensors
+        t = _filled([*inputs, grad_output], tangents)
+        rows = _rows(ctx.ops, inputs, t[:-1], grad_output)
+        first = _Backward.apply(ctx.ops, ctx.params_needed, *inputs, t[-1])
+        return tuple(g + r for g, r in zip(first, rows, strict=False))  # first: x alone
+
+    @staticmethod
+    def vmap(info, in_dims, ops, params_needed, *args):
+        # Output 1 + j is summed to parameter j, argument 3 + j after ops, params_needed, x.
+        reduced = (None, *range(3, len(args) + 1))
+        return _vmap(_Backward, info, in_dims, (ops, params_needed, *args), reduced)
+
+
+class _Tangent(torch.autograd.Function):
+    """An activation's derivative along a direction, differentiable (printed second derivatives)."""
+
+    @staticmethod
+    def forward(ops, *args):
+        return ops.jvp(*args)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.ops = inputs[0]
+        _save(ctx, inputs[1:])
+
+    @staticmethod
+    def backward(ctx, cotangent):
+        """Reverse-over-forward: the derivatives by the inputs and by the direction."""
+        saved = ctx.saved_tensors
+        n = len(saved) // 2
+        inputs, d = list(saved[:n]), list(saved[n:])
+        grads = _rows(ctx.ops, inputs, d, cotangent)
+        grads += _Backward.apply(ctx.ops, n > 1, *inputs, cotangent)
+        return (None, *grads)
+
+    @staticmethod
+    def jvp(ctx, _ops, *tangents):
+        """Forward-over-forward (torch.func.jacfwd of jacfwd)."""
+        saved = ctx.saved_tensors
+        n = len(saved) // 2
+        inputs, d = list(saved[:n]), list(saved[n:])
+        t = _filled(saved, tangents)
+        out = _Tangent.apply(ctx.ops, *inputs, *t[n:])
+        out = out + _Printed.apply(ctx.ops.hvp, *inputs, *t[:n], d[0])[0]
+        if n > 1:
+            rows = _Printed.apply(ctx.ops.hvp, *inputs, *t[:n], torch.ones_like(inputs[0]))
+            for r, dp in zip(rows[1:], d[1:], strict=True):
+                out = out + r * dp
+        return out
+
+    @staticmethod
+    def vmap(info, in_dims, ops, *args):
+        return _vmap(_Tangent, info, in_dims, (ops, *args), (None,))
+
+
 def celu_fwd(x, alpha):
     """CELU forward: ``Piecewise((x, x > 0), (alpha*(exp(x/alpha) - 1), True))``."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u1 = torch.clamp(x, min=0.0)
+    _u1 = _at_least(x, 0.0)
     _u2 = -_u0
     _u3 = _u2.add_(1)
     _u4 = torch.reciprocal(alpha)
-    _u5 = torch.clamp(x, max=0.0)
+    _u5 = _at_most(x, 0.0)
     _u6 = _u5.mul_(_u4)
     _u7 = _u6.expm1_()
     _u8 = _u3.mul_(_u7).mul_(alpha)
     _u9 = _u8.addcmul_(_u0, _u1)
     return (_u9).to(x.dtype)
+
+
+def celu_fwd_script(x, alpha):
+    """CELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_least(x, 0.0)
+    _u2 = _u0*_u1
+    _u3 = -_u0
+    _u4 = _u3 + 1
+    _u5 = torch.reciprocal(alpha)
+    _u6 = _at_most(x, 0.0)
+    _u7 = _u5*_u6
+    _u8 = torch.expm1(_u7)
+    _u9 = _u4*_u8*alpha
+    _u10 = _u2 + _u9
+    return (_u10).to(x.dtype)
 
 
 def celu_bwd_x(x, alpha, grad_output):
@@ -117,7 +489,7 @@ def celu_bwd_x(x, alpha, grad_output):
     _u1 = -_u0
     _u2 = _u1.add_(1)
     _u3 = torch.reciprocal(alpha)
-    _u4 = torch.clamp(x, max=0.0)
+    _u4 = _at_most(x, 0.0)
     _u5 = _u4.mul_(_u3)
     _u6 = _u5.exp_()
     _u7 = _u0.addcmul_(_u2, _u6)
@@ -131,33 +503,98 @@ def celu_bwd(x, alpha, grad_output):
     _u1 = -_u0
     _u2 = _u1.add_(1)
     _u3 = torch.reciprocal(alpha)
-    _u4 = torch.clamp(x, max=0.0)
-    _u5 = _u4.mul_(_u3)
+    _u4 = _at_most(x, 0.0)
+    _u5 = _u3*_u4
     _u6 = torch.exp(_u5)
     _u7 = _u0.addcmul_(_u2, _u6)
     _u8 = _u7.mul_(grad_output)
-    _u9 = -_u5
+    _u9 = _u4.neg_()
+    _u10 = _finite_(_u9).mul_(_u6)
+    _u11 = _u5.expm1_()
+    _u12 = _u11.addcmul_(_u10, _u3)
+    _u13 = _u12.mul_(_u2).mul_(grad_output)
+    return (_u8).to(x.dtype), _reduce_to(_u13, alpha)
+
+
+def celu_jvp(x, alpha, _d_x, _d_alpha):
+    """CELU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = torch.reciprocal(alpha)
+    _u4 = _at_most(x, 0.0)
+    _u5 = _u3*_u4
+    _u6 = torch.exp(_u5)
+    _u7 = _u0.addcmul_(_u2, _u6)
+    _u8 = _u4.neg_()
+    _u9 = _finite_(_u8).mul_(_u6)
     _u10 = _u5.expm1_()
-    _u11 = _u10.addcmul_(_finite_(_u9), _u6)
-    _u12 = _u11.mul_(_u2).mul_(grad_output)
-    return (_u8).to(x.dtype), _reduce_to(_u12, alpha)
+    _u11 = _u10.addcmul_(_u3, _u9)
+    _u12 = _u11.mul_(_d_alpha).mul_(_u2)
+    _u13 = _u12.addcmul_(_d_x, _u7)
+    return (_u13).to(x.dtype)
 
 
-class _CELUFunction(torch.autograd.Function):
-    """CELU with an analytic backward that saves only the input."""
+def celu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
+    """CELU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = torch.reciprocal(alpha)
+    _u1 = _at_most(x, 0.0)
+    _u2 = _u0*_u1
+    _u3 = _u2.exp_()
+    _u4 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u5 = _u4.neg_()
+    _u6 = _u5.add_(1)
+    _u7 = _d_x*_u6
+    _u8 = _u6.mul_(_d_alpha)
+    _u9 = torch.pow(alpha, -2)
+    _u10 = -_u1
+    _u11 = _finite_(_u10).mul_(_u3)
+    _u12 = _u11.mul_(_u9)
+    _u13 = _u0*_u3*_u7
+    _u14 = _u13.addcmul_(_u12, _u8)
+    _u15 = _u14.mul_(grad_output)
+    _u16 = torch.pow(alpha, -3)
+    _u17 = _u1.square_()
+    _u18 = _finite_(_u17).mul_(_u3)
+    _u19 = _u18.mul_(_u16).mul_(_u8)
+    _u20 = _u19.addcmul_(_u12, _u7)
+    _u21 = _u20.mul_(grad_output)
+    return (_u15).to(x.dtype), (_u21)
+
+
+_CELU_DERIVATIVES = _Derivatives(celu_bwd_x, celu_bwd, celu_jvp, celu_hvp)
+
+
+class _CELUTraced(torch.autograd.Function):
+    """CELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, alpha):
-        ctx.save_for_backward(x, alpha,)
+    def forward(x, alpha):
         return celu_fwd(x, alpha)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, alpha, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return celu_bwd(x, alpha, grad_output)
-        return (celu_bwd_x(x, alpha, grad_output), None,)
+        return _backward(ctx, grad_output, _CELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_CELUTraced, info, in_dims, args, None)
+
+
+class _CELUFunction(_CELUTraced):
+    """CELU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _CELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_CELUFunction, info, in_dims, args, None)
 
 
 class CELU(torch.nn.Module):
@@ -165,46 +602,79 @@ class CELU(torch.nn.Module):
 
     ``f(x) = Piecewise((x, x > 0), (alpha*(exp(x/alpha) - 1), True))``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.CELU``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        alpha: initial value, fixed (buffer); default 1.0.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        alpha: ``alpha`` of the closed form, fixed (a float attribute, as in torch.nn). Default 1.0.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.register_buffer('alpha', torch.tensor(float(alpha)))
+        self.alpha = _number('CELU', 'alpha', alpha)
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _CELUFunction.apply(x, self.alpha)
+        alpha, = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return celu_fwd_script(x, alpha)
+        return self._autograd_function(x, alpha)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (_hyper(self.alpha, x),)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, alpha):
+        if _compiling():
+            return _CELUTraced.apply(x, alpha)
+        return _CELUFunction.apply(x, alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):g}"
+        return f"alpha={self.alpha!r}" + (", inplace=True" if self.inplace else "")
 
 
 def crrelu_fwd(x, epsilon):
     """CRReLU forward: ``epsilon*x*exp(-x**2/2) + Max(0, x)``."""
-    _u0 = torch.clamp(x, min=0.0)
-    _u1 = (x*x)
-    _u2 = _u1.mul_(-0.7213475204444817)
-    _u3 = _u2.exp2_()
-    _u4 = epsilon*x
-    _u5 = _u0.addcmul_(_finite_(_u4), _u3)
+    _u0 = (x*x)
+    _u1 = _u0.mul_(-0.7213475204444817)
+    _u2 = _u1.exp2_()
+    _u3 = _u2.mul_(_finite_input(x))
+    _u4 = _at_least(x, 0.0)
+    _u5 = _u4.addcmul_(_u3, epsilon)
     return (_u5).to(x.dtype)
+
+
+def crrelu_fwd_script(x, epsilon):
+    """CRReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = (x*x)
+    _u1 = -0.7213475204444817*_u0
+    _u2 = torch.exp2(_u1)
+    _u3 = _u2*torch.nan_to_num(x)
+    _u4 = _u3*epsilon
+    _u5 = _at_least(x, 0.0)
+    _u6 = _u4 + _u5
+    return (_u6).to(x.dtype)
 
 
 def crrelu_bwd_x(x, epsilon, grad_output):
     """CRReLU input gradient ``grad_output * df/dx``."""
     _u0 = (x*x)
-    _u1 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u2 = -0.7213475204444817*_u0
-    _u3 = _u2.exp2_()
-    _u4 = _u0.neg_()
-    _u5 = _u4.add_(1)
-    _u6 = _u5.mul_(epsilon)
-    _u7 = _u1.addcmul_(_finite_(_u6), _u3)
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
+    _u3 = _u0.neg_()
+    _u4 = _u3.add_(1)
+    _u5 = _finite_(_u4).mul_(_u2)
+    _u6 = torch.clamp(x, 0.0, 1.0, out=_u1).ceil_()
+    _u7 = _u6.addcmul_(_u5, epsilon)
     _u8 = _u7.mul_(grad_output)
     return (_u8).to(x.dtype)
 
@@ -214,32 +684,84 @@ def crrelu_bwd(x, epsilon, grad_output):
     _u0 = (x*x)
     _u1 = -0.7213475204444817*_u0
     _u2 = _u1.exp2_()
-    _u3 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u4 = _u0.neg_()
-    _u5 = _u4.add_(1)
-    _u6 = _u5.mul_(epsilon)
-    _u7 = _u3.addcmul_(_finite_(_u6), _u2)
+    _u3 = _u0.neg_()
+    _u4 = _u3.add_(1)
+    _u5 = _finite_(_u4).mul_(_u2)
+    _u6 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u7 = _u6.addcmul_(_u5, epsilon)
     _u8 = _u7.mul_(grad_output)
-    _u9 = _u2.mul_(_finite(x, out=_u0))
+    _u9 = _u2.mul_(_finite_input(x, out=_u0))
     _u10 = _u9.mul_(grad_output)
     return (_u8).to(x.dtype), _reduce_to(_u10, epsilon)
 
 
-class _CRReLUFunction(torch.autograd.Function):
-    """CRReLU with an analytic backward that saves only the input."""
+def crrelu_jvp(x, epsilon, _d_x, _d_epsilon):
+    """CRReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = (x*x)
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
+    _u3 = _u2*_finite_input(x)
+    _u4 = _u0.neg_()
+    _u5 = _u4.add_(1)
+    _u6 = _finite_(_u5).mul_(_u2)
+    _u7 = torch.clamp(x, 0.0, 1.0, out=_u1).ceil_()
+    _u8 = _u7.addcmul_(_u6, epsilon)
+    _u9 = _u8.mul_(_d_x)
+    _u10 = _u9.addcmul_(_d_epsilon, _u3)
+    return (_u10).to(x.dtype)
+
+
+def crrelu_hvp(x, epsilon, _d_x, _d_epsilon, grad_output):
+    """CRReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = (x*x)
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
+    _u3 = -_u0
+    _u4 = _u3.add_(1)
+    _u5 = _finite_(_u4).mul_(_u2)
+    _u6 = _u0.add_(-3)
+    _u7 = _u6.mul_(x)
+    _u8 = _finite_(_u7).mul_(_u2)
+    _u9 = _u8.mul_(_d_x).mul_(epsilon)
+    _u10 = _u9.addcmul_(_d_epsilon, _u5)
+    _u11 = _u10.mul_(grad_output)
+    _u12 = _u5.mul_(_d_x).mul_(grad_output)
+    return (_u11).to(x.dtype), (_u12)
+
+
+_CRRELU_DERIVATIVES = _Derivatives(crrelu_bwd_x, crrelu_bwd, crrelu_jvp, crrelu_hvp)
+
+
+class _CRReLUTraced(torch.autograd.Function):
+    """CRReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, epsilon):
-        ctx.save_for_backward(x, epsilon,)
+    def forward(x, epsilon):
         return crrelu_fwd(x, epsilon)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, epsilon, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return crrelu_bwd(x, epsilon, grad_output)
-        return (crrelu_bwd_x(x, epsilon, grad_output), None,)
+        return _backward(ctx, grad_output, _CRRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_CRReLUTraced, info, in_dims, args, None)
+
+
+class _CRReLUFunction(_CRReLUTraced):
+    """CRReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _CRRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_CRReLUFunction, info, in_dims, args, None)
 
 
 class CRReLU(torch.nn.Module):
@@ -247,119 +769,169 @@ class CRReLU(torch.nn.Module):
 
     ``f(x) = epsilon*x*exp(-x**2/2) + Max(0, x)``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     The paper's pseudocode calls ``epsilon`` ``lr`` (initial value 0.01).
 
     Args:
-        epsilon: initial value, learnable (nn.Parameter); default 0.01.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        epsilon: initial value, learnable (``nn.Parameter``). Default 0.01.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        device, dtype: where and how the learnable parameters are created.
     """
 
-    def __init__(self, epsilon: float = 0.01, inplace: bool = False) -> None:
+    def __init__(self, epsilon: float = 0.01, inplace: bool = False, *, device=None, dtype=None) -> None:
         super().__init__()
-        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+        self.epsilon = torch.nn.Parameter(torch.full((), _number('CRReLU', 'epsilon', epsilon), device=device, dtype=dtype))
+        self.inplace = inplace
+        self.register_load_state_dict_pre_hook(_renamed({'lr': 'epsilon'}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _CRReLUFunction.apply(x, self.epsilon)
+        epsilon, = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return crrelu_fwd_script(x, epsilon)
+        return self._autograd_function(x, epsilon)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (self.epsilon,)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, epsilon):
+        if _compiling():
+            return _CRReLUTraced.apply(x, epsilon)
+        return _CRReLUFunction.apply(x, epsilon)
 
     def extra_repr(self) -> str:
-        return f"epsilon={float(self.epsilon.detach()):g}"
+        return f"epsilon={_shown(self.epsilon)}" + (", inplace=True" if self.inplace else "")
 
 
 def eafo_elu_fwd(x, alpha, epsilon):
     """EafoELU forward: ``epsilon*Piecewise(((x + 1)*exp(-x*(x + 2)/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u1 = torch.clamp(x, min=0.0)
-    _u2 = torch.clamp(x, max=0.0)
+    _u1 = _at_least(x, 0.0)
+    _u2 = _at_most(x, 0.0)
     _u3 = -x
     _u4 = _u3.clamp_(0.0, 1.0).ceil_()
-    _u5 = _u2 + 2
-    _u6 = _u5.mul_(_u2).mul_(-0.5)
-    _u7 = _u6.exp_()
-    _u8 = torch.reciprocal(alpha)
-    _u9 = _u2 + 1
-    _u10 = _u9.mul_(_u8)
-    _u11 = _finite_(_u10).mul_(_u7)
-    _u12 = _u11.mul_(_u4)
-    _u13 = _u4.neg_()
-    _u14 = _u13.add_(1)
-    _u15 = torch.mul(_u1, _u1, out=_u5)
-    _u16 = _u15.mul_(-0.7213475204444817)
-    _u17 = _u16.exp2_()
-    _u18 = _u17.mul_(_finite(_u1))
-    _u19 = _u12.addcmul_(_u14, _u18)
-    _u20 = torch.mul(_u0, -1.0, out=_u3)
-    _u21 = _u20.add_(1)
-    _u22 = _u2.expm1_()
-    _u23 = _u21.mul_(_u22).mul_(alpha)
-    _u24 = _u23.addcmul_(_u0, _u1).addcmul_(_u19, epsilon)
-    return (_u24).to(x.dtype)
+    _u5 = -_u4
+    _u6 = _u5.add_(1)
+    _u7 = (_u1*_u1)
+    _u8 = _u7.mul_(-0.7213475204444817)
+    _u9 = _u8.exp2_()
+    _u10 = _u9.mul_(_finite(_u1))
+    _u11 = torch.reciprocal(alpha)
+    _u12 = _u2 + 2
+    _u13 = _u12.mul_(_u2).mul_(-0.5)
+    _u14 = _u13.exp_()
+    _u15 = _u2 + 1
+    _u16 = _finite_(_u15).mul_(_u14)
+    _u17 = _u16.mul_(_u11).mul_(_u4)
+    _u18 = _u17.addcmul_(_u10, _u6)
+    _u19 = torch.mul(_u0, -1.0, out=_u12)
+    _u20 = _u19.add_(1)
+    _u21 = _u2.expm1_()
+    _u22 = _u20.mul_(_u21).mul_(alpha)
+    _u23 = _u22.addcmul_(_u0, _u1).addcmul_(_u18, epsilon)
+    return (_u23).to(x.dtype)
+
+
+def eafo_elu_fwd_script(x, alpha, epsilon):
+    """EafoELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_least(x, 0.0)
+    _u2 = _at_most(x, 0.0)
+    _u3 = -x
+    _u4 = torch.clamp(_u3, 0.0, 1.0).ceil_()
+    _u5 = _u0*_u1
+    _u6 = -_u4
+    _u7 = _u6 + 1
+    _u8 = (_u1*_u1)
+    _u9 = -0.7213475204444817*_u8
+    _u10 = torch.exp2(_u9)
+    _u11 = _u10*torch.nan_to_num(_u1)
+    _u12 = _u11*_u7
+    _u13 = torch.reciprocal(alpha)
+    _u14 = _u2 + 2
+    _u15 = -0.5*(_u14*_u2)
+    _u16 = torch.exp(_u15)
+    _u17 = _u2 + 1
+    _u18 = _u16*torch.nan_to_num(_u17)
+    _u19 = _u13*_u18*_u4
+    _u20 = _u12 + _u19
+    _u21 = _u20*epsilon
+    _u22 = -_u0
+    _u23 = _u22 + 1
+    _u24 = torch.expm1(_u2)
+    _u25 = _u23*_u24*alpha
+    _u26 = _u21 + _u25 + _u5
+    return (_u26).to(x.dtype)
 
 
 def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoELU input gradient ``grad_output * df/dx``."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u1 = torch.clamp(x, max=0.0)
+    _u1 = _at_most(x, 0.0)
     _u2 = -x
     _u3 = _u2.clamp_(0.0, 1.0).ceil_()
-    _u4 = torch.clamp(x, min=0.0)
+    _u4 = _at_least(x, 0.0)
     _u5 = _u4.square_()
-    _u6 = _u1 + 2
-    _u7 = _u6.mul_(_u1).mul_(-0.5)
-    _u8 = _u7.exp_()
-    _u9 = torch.reciprocal(alpha)
-    _u10 = _u1 + 1
-    _u11 = _u10.square_()
-    _u12 = _u11.neg_()
-    _u13 = _u12.add_(1)
-    _u14 = _u13.mul_(_u9)
-    _u15 = _finite_(_u14).mul_(_u8)
-    _u16 = _u15.mul_(_u3)
-    _u17 = _u3.neg_()
-    _u18 = _u17.add_(1)
-    _u19 = torch.mul(_u5, -0.7213475204444817, out=_u6)
-    _u20 = _u19.exp2_()
-    _u21 = _u5.neg_()
-    _u22 = _u21.add_(1)
-    _u23 = _finite_(_u22).mul_(_u20)
-    _u24 = _u16.addcmul_(_u18, _u23)
-    _u25 = torch.mul(_u0, -1.0, out=_u6)
-    _u26 = _u25.add_(1)
-    _u27 = _u1.mul_(1.4426950408889634)
-    _u28 = _u27.exp2_()
-    _u29 = _u26.mul_(_u28).mul_(alpha)
-    _u30 = _u0.addcmul_(_u24, epsilon).add_(_u29)
-    _u31 = _u30.mul_(grad_output)
-    return (_u31).to(x.dtype)
+    _u6 = -_u3
+    _u7 = _u6.add_(1)
+    _u8 = -0.7213475204444817*_u5
+    _u9 = _u8.exp2_()
+    _u10 = _u5.neg_()
+    _u11 = _u10.add_(1)
+    _u12 = _finite_(_u11).mul_(_u9)
+    _u13 = torch.reciprocal(alpha)
+    _u14 = torch.add(_u1, 2, out=_u8)
+    _u15 = _u14.mul_(_u1).mul_(-0.5)
+    _u16 = _u15.exp_()
+    _u17 = _u1 + 1
+    _u18 = _u17.square_()
+    _u19 = _u18.neg_()
+    _u20 = _u19.add_(1)
+    _u21 = _finite_(_u20).mul_(_u16)
+    _u22 = _u21.mul_(_u13).mul_(_u3)
+    _u23 = _u22.addcmul_(_u12, _u7)
+    _u24 = torch.mul(_u0, -1.0, out=_u8)
+    _u25 = _u24.add_(1)
+    _u26 = _u1.mul_(1.4426950408889634)
+    _u27 = _u26.exp2_()
+    _u28 = _u25.mul_(_u27).mul_(alpha)
+    _u29 = _u0.addcmul_(_u23, epsilon).add_(_u28)
+    _u30 = _u29.mul_(grad_output)
+    return (_u30).to(x.dtype)
 
 
 def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     """EafoELU gradients with respect to x and alpha, epsilon."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u1 = torch.clamp(x, max=0.0)
+    _u1 = _at_most(x, 0.0)
     _u2 = -_u0
     _u3 = _u2.add_(1)
     _u4 = -x
     _u5 = _u4.clamp_(0.0, 1.0).ceil_()
     _u6 = -_u5
     _u7 = _u6.add_(1)
-    _u8 = torch.clamp(x, min=0.0)
+    _u8 = _at_least(x, 0.0)
     _u9 = (_u8*_u8)
     _u10 = -0.7213475204444817*_u9
     _u11 = _u10.exp2_()
     _u12 = _u1 + 2
     _u13 = _u12.mul_(_u1).mul_(-0.5)
     _u14 = _u13.exp_()
-    _u15 = torch.reciprocal(alpha)
-    _u16 = _u1 + 1
-    _u17 = (_u16*_u16)
-    _u18 = _u17.neg_()
-    _u19 = _u18.add_(1)
-    _u20 = _u19.mul_(_u15)
+    _u15 = _u1 + 1
+    _u16 = torch.reciprocal(alpha)
+    _u17 = _u16*_u5
+    _u18 = (_u15*_u15)
+    _u19 = _u18.neg_()
+    _u20 = _u19.add_(1)
     _u21 = _finite_(_u20).mul_(_u14)
-    _u22 = _u21.mul_(_u5)
+    _u22 = _u21.mul_(_u17)
     _u23 = _u9.neg_()
     _u24 = _u23.add_(1)
     _u25 = _finite_(_u24).mul_(_u11)
@@ -371,35 +943,166 @@ def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     _u31 = _u30.mul_(grad_output)
     _u32 = _u1.expm1_()
     _u33 = torch.pow(alpha, -2)
-    _u34 = -(_u16*_u33)
+    _u34 = torch.mul(_u15, -1.0, out=_u9)
     _u35 = _finite_(_u34).mul_(_u14)
-    _u36 = _u35.mul_(_u5).mul_(epsilon)
+    _u36 = _u35.mul_(_u33).mul_(_u5).mul_(epsilon)
     _u37 = _u36.addcmul_(_u3, _u32)
     _u38 = _u37.mul_(grad_output)
-    _u39 = _u16.mul_(_u15)
-    _u40 = _finite_(_u39).mul_(_u14)
-    _u41 = _u40.mul_(_u5)
-    _u42 = _finite_(_u8).mul_(_u11)
-    _u43 = _u41.addcmul_(_u42, _u7)
-    _u44 = _u43.mul_(grad_output)
-    return (_u31).to(x.dtype), _reduce_to(_u38, alpha), _reduce_to(_u44, epsilon)
+    _u39 = _finite_(_u15).mul_(_u14)
+    _u40 = _u17.mul_(_u39)
+    _u41 = _finite_(_u8).mul_(_u11)
+    _u42 = _u40.addcmul_(_u41, _u7)
+    _u43 = _u42.mul_(grad_output)
+    return (_u31).to(x.dtype), _reduce_to(_u38, alpha), _reduce_to(_u43, epsilon)
 
 
-class _EafoELUFunction(torch.autograd.Function):
-    """EafoELU with an analytic backward that saves only the input."""
+def eafo_elu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
+    """EafoELU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u2 = -_u1
+    _u3 = _u2.add_(1)
+    _u4 = -x
+    _u5 = _u4.clamp_(0.0, 1.0).ceil_()
+    _u6 = _u0 + 2
+    _u7 = _u6.mul_(_u0).mul_(-0.5)
+    _u8 = _u7.exp_()
+    _u9 = _u0 + 1
+    _u10 = -_u5
+    _u11 = _u10.add_(1)
+    _u12 = _at_least(x, 0.0)
+    _u13 = (_u12*_u12)
+    _u14 = -0.7213475204444817*_u13
+    _u15 = _u14.exp2_()
+    _u16 = torch.reciprocal(alpha)
+    _u17 = _u16*_u5
+    _u18 = torch.expm1(_u0)
+    _u19 = torch.pow(alpha, -2)
+    _u20 = -_u9
+    _u21 = _finite_(_u20).mul_(_u8)
+    _u22 = _u21.mul_(_u19).mul_(_u5).mul_(epsilon)
+    _u23 = _u22.addcmul_(_u18, _u3)
+    _u24 = _u23.mul_(_d_alpha)
+    _u25 = _u8*_finite(_u9, out=_u4)
+    _u26 = _u25.mul_(_u17)
+    _u27 = _finite_(_u12).mul_(_u15)
+    _u28 = _u26.addcmul_(_u11, _u27)
+    _u29 = _u9.square_()
+    _u30 = _u29.neg_()
+    _u31 = _u30.add_(1)
+    _u32 = _finite_(_u31).mul_(_u8)
+    _u33 = _u17.mul_(_u32)
+    _u34 = _u13.neg_()
+    _u35 = _u34.add_(1)
+    _u36 = _finite_(_u35).mul_(_u15)
+    _u37 = _u33.addcmul_(_u11, _u36)
+    _u38 = _u0.mul_(1.4426950408889634)
+    _u39 = _u38.exp2_()
+    _u40 = _u3.mul_(_u39).mul_(alpha)
+    _u41 = _u1.addcmul_(_u37, epsilon).add_(_u40)
+    _u42 = _u24.addcmul_(_d_epsilon, _u28).addcmul_(_d_x, _u41)
+    return (_u42).to(x.dtype)
+
+
+def eafo_elu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_output):
+    """EafoELU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u2 = _u1.neg_()
+    _u3 = _u2.add_(1)
+    _u4 = 1.4426950408889634*_u0
+    _u5 = _u4.exp2_()
+    _u6 = _u3.mul_(_u5)
+    _u7 = torch.add(_u0, 2, out=_u4)
+    _u8 = _u7.mul_(_u0).mul_(-0.5)
+    _u9 = _u8.exp_()
+    _u10 = _u0 + 1
+    _u11 = (_u10*_u10)
+    _u12 = _u11 - 1
+    _u13 = -x
+    _u14 = _u13.clamp_(0.0, 1.0).ceil_()
+    _u15 = torch.pow(alpha, -2)
+    _u16 = _u14*_u15
+    _u17 = _u9*_finite(_u12)
+    _u18 = _u17.mul_(_u16).mul_(epsilon)
+    _u19 = _u18.add_(_u6)
+    _u20 = -_u14
+    _u21 = _u20.add_(1)
+    _u22 = _at_least(x, 0.0)
+    _u23 = (_u22*_u22)
+    _u24 = -0.7213475204444817*_u23
+    _u25 = _u24.exp2_()
+    _u26 = torch.reciprocal(alpha)
+    _u27 = _u14*_u26
+    _u28 = _u12.neg_()
+    _u29 = _finite_(_u28).mul_(_u9)
+    _u30 = _u29.mul_(_u27)
+    _u31 = -_u23
+    _u32 = _u31.add_(1)
+    _u33 = _finite_(_u32).mul_(_u25)
+    _u34 = _u30.addcmul_(_u21, _u33)
+    _u35 = torch.mul(_u10, -1.0, out=_u31)
+    _u36 = _finite_(_u35).mul_(_u9)
+    _u37 = _u16.mul_(_u36)
+    _u38 = _d_epsilon*_u34
+    _u39 = _u6.mul_(alpha)
+    _u40 = _u11.add_(-3)
+    _u41 = _u10.mul_(_u40)
+    _u42 = _finite_(_u41).mul_(_u9)
+    _u43 = _u27.mul_(_u42)
+    _u44 = _u23.add_(-3)
+    _u45 = _u22.mul_(_u44)
+    _u46 = _finite_(_u45).mul_(_u25)
+    _u47 = _u43.addcmul_(_u21, _u46)
+    _u48 = _u39.addcmul_(_u47, epsilon)
+    _u49 = _u38.addcmul_(_d_alpha, _u19).addcmul_(_d_x, _u48)
+    _u50 = _u49.mul_(grad_output)
+    _u51 = torch.pow(alpha, -3)
+    _u52 = _u0.mul_(2)
+    _u53 = _u52.add_(2)
+    _u54 = _finite_(_u53).mul_(_u9)
+    _u55 = _u14.mul_(_d_alpha).mul_(_u51).mul_(_u54).mul_(epsilon)
+    _u56 = _u55.addcmul_(_d_epsilon, _u37).addcmul_(_d_x, _u19)
+    _u57 = _u56.mul_(grad_output)
+    _u58 = _u34.mul_(_d_x)
+    _u59 = _u58.addcmul_(_d_alpha, _u37)
+    _u60 = _u59.mul_(grad_output)
+    return (_u50).to(x.dtype), (_u57), (_u60)
+
+
+_EAFO_ELU_DERIVATIVES = _Derivatives(eafo_elu_bwd_x, eafo_elu_bwd, eafo_elu_jvp, eafo_elu_hvp)
+
+
+class _EafoELUTraced(torch.autograd.Function):
+    """EafoELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, alpha, epsilon):
-        ctx.save_for_backward(x, alpha, epsilon,)
+    def forward(x, alpha, epsilon):
         return eafo_elu_fwd(x, alpha, epsilon)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, alpha, epsilon, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return eafo_elu_bwd(x, alpha, epsilon, grad_output)
-        return (eafo_elu_bwd_x(x, alpha, epsilon, grad_output), None, None,)
+        return _backward(ctx, grad_output, _EAFO_ELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoELUTraced, info, in_dims, args, None)
+
+
+class _EafoELUFunction(_EafoELUTraced):
+    """EafoELU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _EAFO_ELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoELUFunction, info, in_dims, args, None)
 
 
 class EafoELU(torch.nn.Module):
@@ -407,138 +1110,293 @@ class EafoELU(torch.nn.Module):
 
     ``f(x) = epsilon*Piecewise(((x + 1)*exp(-x*(x + 2)/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        alpha: initial value, learnable (nn.Parameter); default 1.0.
-        epsilon: initial value, learnable (nn.Parameter); default 0.01.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        alpha: initial value, learnable (``nn.Parameter``). Default 1.0.
+        epsilon: initial value, learnable (``nn.Parameter``). Default 0.01.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        device, dtype: where and how the learnable parameters are created.
     """
 
-    def __init__(self, alpha: float = 1.0, epsilon: float = 0.01, inplace: bool = False) -> None:
+    def __init__(self, alpha: float = 1.0, epsilon: float = 0.01, inplace: bool = False, *, device=None, dtype=None) -> None:
         super().__init__()
-        self.alpha = torch.nn.Parameter(torch.tensor(float(alpha)))
-        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+        self.alpha = torch.nn.Parameter(torch.full((), _number('EafoELU', 'alpha', alpha), device=device, dtype=dtype))
+        self.epsilon = torch.nn.Parameter(torch.full((), _number('EafoELU', 'epsilon', epsilon), device=device, dtype=dtype))
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _EafoELUFunction.apply(x, self.alpha, self.epsilon)
+        alpha, epsilon = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return eafo_elu_fwd_script(x, alpha, epsilon)
+        return self._autograd_function(x, alpha, epsilon)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (self.alpha, self.epsilon,)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, alpha, epsilon):
+        if _compiling():
+            return _EafoELUTraced.apply(x, alpha, epsilon)
+        return _EafoELUFunction.apply(x, alpha, epsilon)
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):g}, epsilon={float(self.epsilon.detach()):g}"
+        return f"alpha={_shown(self.alpha)}, epsilon={_shown(self.epsilon)}" + (", inplace=True" if self.inplace else "")
 
 
 def eafo_leaky_relu_fwd(x, alpha, epsilon):
     """EafoLeakyReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
-    _u0 = torch.clamp(x, min=0.0)
-    _u1 = torch.clamp(x, max=0.0)
+    _u0 = _at_least(x, 0.0)
+    _u1 = _at_most(x, 0.0)
     _u2 = -x
     _u3 = _u2.clamp_(0.0, 1.0).ceil_()
-    _u4 = (_u1*_u1)
-    _u5 = _u4.mul_(-0.7213475204444817)
-    _u6 = _u5.exp2_()
-    _u7 = torch.reciprocal(alpha)
-    _u8 = _u1*_u7
-    _u9 = _finite_(_u8).mul_(_u6)
-    _u10 = _u9.mul_(_u3)
-    _u11 = _u3.neg_()
-    _u12 = _u11.add_(1)
-    _u13 = torch.mul(_u0, _u0, out=_u4)
-    _u14 = _u13.mul_(-0.7213475204444817)
-    _u15 = _u14.exp2_()
-    _u16 = _u15.mul_(_finite(_u0))
-    _u17 = _u10.addcmul_(_u12, _u16)
-    _u18 = _u0.addcmul_(_u1, alpha).addcmul_(_u17, epsilon)
-    return (_u18).to(x.dtype)
+    _u4 = -_u3
+    _u5 = _u4.add_(1)
+    _u6 = (_u0*_u0)
+    _u7 = _u6.mul_(-0.7213475204444817)
+    _u8 = _u7.exp2_()
+    _u9 = _u8.mul_(_finite(_u0))
+    _u10 = torch.reciprocal(alpha)
+    _u11 = (_u1*_u1)
+    _u12 = _u11.mul_(-0.7213475204444817)
+    _u13 = _u12.exp2_()
+    _u14 = _u13.mul_(_finite(_u1))
+    _u15 = _u14.mul_(_u10).mul_(_u3)
+    _u16 = _u15.addcmul_(_u5, _u9)
+    _u17 = _u0.addcmul_(_u1, alpha).addcmul_(_u16, epsilon)
+    return (_u17).to(x.dtype)
+
+
+def eafo_leaky_relu_fwd_script(x, alpha, epsilon):
+    """EafoLeakyReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_least(x, 0.0)
+    _u1 = _at_most(x, 0.0)
+    _u2 = -x
+    _u3 = torch.clamp(_u2, 0.0, 1.0).ceil_()
+    _u4 = _u1*alpha
+    _u5 = -_u3
+    _u6 = _u5 + 1
+    _u7 = (_u0*_u0)
+    _u8 = -0.7213475204444817*_u7
+    _u9 = torch.exp2(_u8)
+    _u10 = _u9*torch.nan_to_num(_u0)
+    _u11 = _u10*_u6
+    _u12 = torch.reciprocal(alpha)
+    _u13 = (_u1*_u1)
+    _u14 = -0.7213475204444817*_u13
+    _u15 = torch.exp2(_u14)
+    _u16 = _u15*torch.nan_to_num(_u1)
+    _u17 = _u12*_u16*_u3
+    _u18 = _u11 + _u17
+    _u19 = _u18*epsilon
+    _u20 = _u0 + _u19 + _u4
+    return (_u20).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU input gradient ``grad_output * df/dx``."""
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = torch.clamp(x, min=0.0)
+    _u2 = _at_most(x, 0.0)
     _u3 = _u2.square_()
-    _u4 = torch.clamp(x, max=0.0)
+    _u4 = _at_least(x, 0.0)
     _u5 = _u4.square_()
-    _u6 = -0.7213475204444817*_u5
-    _u7 = _u6.exp2_()
-    _u8 = torch.reciprocal(alpha)
-    _u9 = _u5.neg_()
-    _u10 = _u9.add_(1)
-    _u11 = _u10.mul_(_u8)
-    _u12 = _finite_(_u11).mul_(_u7)
-    _u13 = _u12.mul_(_u1)
-    _u14 = torch.mul(_u1, -1.0, out=_u6)
-    _u15 = _u14.add_(1)
-    _u16 = -0.7213475204444817*_u3
-    _u17 = _u16.exp2_()
-    _u18 = _u3.neg_()
-    _u19 = _u18.add_(1)
-    _u20 = _finite_(_u19).mul_(_u17)
-    _u21 = _u13.addcmul_(_u15, _u20)
-    _u22 = torch.clamp(x, 0.0, 1.0, out=_u16).ceil_()
-    _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
-    _u24 = _u23.mul_(grad_output)
-    return (_u24).to(x.dtype)
+    _u6 = -_u1
+    _u7 = _u6.add_(1)
+    _u8 = -0.7213475204444817*_u5
+    _u9 = _u8.exp2_()
+    _u10 = _u5.neg_()
+    _u11 = _u10.add_(1)
+    _u12 = _finite_(_u11).mul_(_u9)
+    _u13 = torch.reciprocal(alpha)
+    _u14 = torch.mul(_u3, -0.7213475204444817, out=_u8)
+    _u15 = _u14.exp2_()
+    _u16 = _u3.neg_()
+    _u17 = _u16.add_(1)
+    _u18 = _finite_(_u17).mul_(_u15)
+    _u19 = _u18.mul_(_u1).mul_(_u13)
+    _u20 = _u19.addcmul_(_u12, _u7)
+    _u21 = torch.clamp(x, 0.0, 1.0, out=_u8).ceil_()
+    _u22 = _u21.addcmul_(_u1, alpha).addcmul_(_u20, epsilon)
+    _u23 = _u22.mul_(grad_output)
+    return (_u23).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU gradients with respect to x and alpha, epsilon."""
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = -_u1
-    _u3 = _u2.add_(1)
-    _u4 = torch.clamp(x, min=0.0)
-    _u5 = (_u4*_u4)
-    _u6 = -0.7213475204444817*_u5
-    _u7 = _u6.exp2_()
-    _u8 = torch.clamp(x, max=0.0)
-    _u9 = (_u8*_u8)
-    _u10 = -0.7213475204444817*_u9
-    _u11 = _u10.exp2_()
-    _u12 = torch.reciprocal(alpha)
-    _u13 = _u9.neg_()
-    _u14 = _u13.add_(1)
-    _u15 = _u14.mul_(_u12)
-    _u16 = _finite_(_u15).mul_(_u11)
-    _u17 = _u16.mul_(_u1)
-    _u18 = _u5.neg_()
+    _u2 = _at_most(x, 0.0)
+    _u3 = (_u2*_u2)
+    _u4 = -0.7213475204444817*_u3
+    _u5 = _u4.exp2_()
+    _u6 = torch.reciprocal(alpha)
+    _u7 = _u1*_u6
+    _u8 = -_u1
+    _u9 = _u8.add_(1)
+    _u10 = _at_least(x, 0.0)
+    _u11 = (_u10*_u10)
+    _u12 = -0.7213475204444817*_u11
+    _u13 = _u12.exp2_()
+    _u14 = _u3.neg_()
+    _u15 = _u14.add_(1)
+    _u16 = _finite_(_u15).mul_(_u5)
+    _u17 = _u16.mul_(_u7)
+    _u18 = _u11.neg_()
     _u19 = _u18.add_(1)
-    _u20 = _finite_(_u19).mul_(_u7)
-    _u21 = _u17.addcmul_(_u20, _u3)
-    _u22 = torch.clamp(x, 0.0, 1.0, out=_u5).ceil_()
+    _u20 = _finite_(_u19).mul_(_u13)
+    _u21 = _u17.addcmul_(_u20, _u9)
+    _u22 = torch.clamp(x, 0.0, 1.0, out=_u11).ceil_()
     _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
     _u24 = _u23.mul_(grad_output)
     _u25 = torch.pow(alpha, -2)
-    _u26 = -(_u25*_u8)
-    _u27 = _finite_(_u26).mul_(_u11)
-    _u28 = _u27.mul_(_u1).mul_(epsilon)
-    _u29 = _u28.add_(_u8)
+    _u26 = torch.mul(_u2, -1.0, out=_u3)
+    _u27 = _finite_(_u26).mul_(_u5)
+    _u28 = _u1.mul_(_u25).mul_(_u27).mul_(epsilon)
+    _u29 = _u28.add_(_u2)
     _u30 = _u29.mul_(grad_output)
-    _u31 = _u8.mul_(_u12)
-    _u32 = _finite_(_u31).mul_(_u11)
-    _u33 = _u1.mul_(_u32)
-    _u34 = _finite_(_u4).mul_(_u7)
-    _u35 = _u33.addcmul_(_u3, _u34)
-    _u36 = _u35.mul_(grad_output)
-    return (_u24).to(x.dtype), _reduce_to(_u30, alpha), _reduce_to(_u36, epsilon)
+    _u31 = _finite_(_u2).mul_(_u5)
+    _u32 = _u31.mul_(_u7)
+    _u33 = _finite_(_u10).mul_(_u13)
+    _u34 = _u32.addcmul_(_u33, _u9)
+    _u35 = _u34.mul_(grad_output)
+    return (_u24).to(x.dtype), _reduce_to(_u30, alpha), _reduce_to(_u35, epsilon)
 
 
-class _EafoLeakyReLUFunction(torch.autograd.Function):
-    """EafoLeakyReLU with an analytic backward that saves only the input."""
+def eafo_leaky_relu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
+    """EafoLeakyReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = -x
+    _u2 = _u1.clamp_(0.0, 1.0).ceil_()
+    _u3 = (_u0*_u0)
+    _u4 = -0.7213475204444817*_u3
+    _u5 = _u4.exp2_()
+    _u6 = torch.reciprocal(alpha)
+    _u7 = _u2*_u6
+    _u8 = -_u2
+    _u9 = _u8.add_(1)
+    _u10 = _at_least(x, 0.0)
+    _u11 = (_u10*_u10)
+    _u12 = -0.7213475204444817*_u11
+    _u13 = _u12.exp2_()
+    _u14 = torch.pow(alpha, -2)
+    _u15 = -_u0
+    _u16 = _finite_(_u15).mul_(_u5)
+    _u17 = _u16.mul_(_u14).mul_(_u2).mul_(epsilon)
+    _u18 = _u17.add_(_u0)
+    _u19 = _u18.mul_(_d_alpha)
+    _u20 = _finite_(_u0).mul_(_u5)
+    _u21 = _u20.mul_(_u7)
+    _u22 = _finite_(_u10).mul_(_u13)
+    _u23 = _u21.addcmul_(_u22, _u9)
+    _u24 = _u3.neg_()
+    _u25 = _u24.add_(1)
+    _u26 = _finite_(_u25).mul_(_u5)
+    _u27 = _u26.mul_(_u7)
+    _u28 = _u11.neg_()
+    _u29 = _u28.add_(1)
+    _u30 = _finite_(_u29).mul_(_u13)
+    _u31 = _u27.addcmul_(_u30, _u9)
+    _u32 = torch.clamp(x, 0.0, 1.0, out=_u10).ceil_()
+    _u33 = _u32.addcmul_(_u2, alpha).addcmul_(_u31, epsilon)
+    _u34 = _u19.addcmul_(_d_epsilon, _u23).addcmul_(_d_x, _u33)
+    return (_u34).to(x.dtype)
+
+
+def eafo_leaky_relu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_output):
+    """EafoLeakyReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = _at_most(x, 0.0)
+    _u3 = (_u2*_u2)
+    _u4 = -0.7213475204444817*_u3
+    _u5 = _u4.exp2_()
+    _u6 = _u3 - 1
+    _u7 = torch.pow(alpha, -2)
+    _u8 = _u1*_u7
+    _u9 = _u5*_finite(_u6)
+    _u10 = _u9.mul_(_u8).mul_(epsilon)
+    _u11 = _u10.add_(_u1)
+    _u12 = torch.reciprocal(alpha)
+    _u13 = _u1*_u12
+    _u14 = -_u1
+    _u15 = _u14.add_(1)
+    _u16 = _at_least(x, 0.0)
+    _u17 = (_u16*_u16)
+    _u18 = -0.7213475204444817*_u17
+    _u19 = _u18.exp2_()
+    _u20 = _u6.neg_()
+    _u21 = _finite_(_u20).mul_(_u5)
+    _u22 = _u21.mul_(_u13)
+    _u23 = -_u17
+    _u24 = _u23.add_(1)
+    _u25 = _finite_(_u24).mul_(_u19)
+    _u26 = _u22.addcmul_(_u15, _u25)
+    _u27 = torch.mul(_u2, -1.0, out=_u23)
+    _u28 = _finite_(_u27).mul_(_u5)
+    _u29 = _u28.mul_(_u8)
+    _u30 = _u3.add_(-3)
+    _u31 = _u30.mul_(_u2)
+    _u32 = _finite_(_u31).mul_(_u5)
+    _u33 = _u13.mul_(_u32)
+    _u34 = _u17.add_(-3)
+    _u35 = _u16.mul_(_u34)
+    _u36 = _finite_(_u35).mul_(_u19)
+    _u37 = _u33.addcmul_(_u15, _u36)
+    _u38 = _u37.mul_(_d_x).mul_(epsilon)
+    _u39 = _u38.addcmul_(_d_alpha, _u11).addcmul_(_d_epsilon, _u26)
+    _u40 = _u39.mul_(grad_output)
+    _u41 = torch.pow(alpha, -3)
+    _u42 = _u2.mul_(2)
+    _u43 = _finite_(_u42).mul_(_u5)
+    _u44 = _u1.mul_(_d_alpha).mul_(_u41).mul_(_u43).mul_(epsilon)
+    _u45 = _u44.addcmul_(_d_epsilon, _u29).addcmul_(_d_x, _u11)
+    _u46 = _u45.mul_(grad_output)
+    _u47 = _u26.mul_(_d_x)
+    _u48 = _u47.addcmul_(_d_alpha, _u29)
+    _u49 = _u48.mul_(grad_output)
+    return (_u40).to(x.dtype), (_u46), (_u49)
+
+
+_EAFO_LEAKY_RELU_DERIVATIVES = _Derivatives(eafo_leaky_relu_bwd_x, eafo_leaky_relu_bwd, eafo_leaky_relu_jvp, eafo_leaky_relu_hvp)
+
+
+class _EafoLeakyReLUTraced(torch.autograd.Function):
+    """EafoLeakyReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, alpha, epsilon):
-        ctx.save_for_backward(x, alpha, epsilon,)
+    def forward(x, alpha, epsilon):
         return eafo_leaky_relu_fwd(x, alpha, epsilon)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, alpha, epsilon, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output)
-        return (eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output), None, None,)
+        return _backward(ctx, grad_output, _EAFO_LEAKY_RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoLeakyReLUTraced, info, in_dims, args, None)
+
+
+class _EafoLeakyReLUFunction(_EafoLeakyReLUTraced):
+    """EafoLeakyReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _EAFO_LEAKY_RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoLeakyReLUFunction, info, in_dims, args, None)
 
 
 class EafoLeakyReLU(torch.nn.Module):
@@ -546,138 +1404,293 @@ class EafoLeakyReLU(torch.nn.Module):
 
     ``f(x) = alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        alpha: initial value, learnable (nn.Parameter); default 0.01.
-        epsilon: initial value, learnable (nn.Parameter); default 0.01.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        alpha: initial value, learnable (``nn.Parameter``). Default 0.01.
+        epsilon: initial value, learnable (``nn.Parameter``). Default 0.01.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        device, dtype: where and how the learnable parameters are created.
     """
 
-    def __init__(self, alpha: float = 0.01, epsilon: float = 0.01, inplace: bool = False) -> None:
+    def __init__(self, alpha: float = 0.01, epsilon: float = 0.01, inplace: bool = False, *, device=None, dtype=None) -> None:
         super().__init__()
-        self.alpha = torch.nn.Parameter(torch.tensor(float(alpha)))
-        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+        self.alpha = torch.nn.Parameter(torch.full((), _number('EafoLeakyReLU', 'alpha', alpha), device=device, dtype=dtype))
+        self.epsilon = torch.nn.Parameter(torch.full((), _number('EafoLeakyReLU', 'epsilon', epsilon), device=device, dtype=dtype))
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _EafoLeakyReLUFunction.apply(x, self.alpha, self.epsilon)
+        alpha, epsilon = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return eafo_leaky_relu_fwd_script(x, alpha, epsilon)
+        return self._autograd_function(x, alpha, epsilon)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (self.alpha, self.epsilon,)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, alpha, epsilon):
+        if _compiling():
+            return _EafoLeakyReLUTraced.apply(x, alpha, epsilon)
+        return _EafoLeakyReLUFunction.apply(x, alpha, epsilon)
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):g}, epsilon={float(self.epsilon.detach()):g}"
+        return f"alpha={_shown(self.alpha)}, epsilon={_shown(self.epsilon)}" + (", inplace=True" if self.inplace else "")
 
 
 def eafo_prelu_fwd(x, alpha, epsilon):
     """EafoPReLU forward: ``alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``."""
-    _u0 = torch.clamp(x, min=0.0)
-    _u1 = torch.clamp(x, max=0.0)
+    _u0 = _at_least(x, 0.0)
+    _u1 = _at_most(x, 0.0)
     _u2 = -x
     _u3 = _u2.clamp_(0.0, 1.0).ceil_()
-    _u4 = (_u1*_u1)
-    _u5 = _u4.mul_(-0.7213475204444817)
-    _u6 = _u5.exp2_()
-    _u7 = torch.reciprocal(alpha)
-    _u8 = _u1*_u7
-    _u9 = _finite_(_u8).mul_(_u6)
-    _u10 = _u9.mul_(_u3)
-    _u11 = _u3.neg_()
-    _u12 = _u11.add_(1)
-    _u13 = torch.mul(_u0, _u0, out=_u4)
-    _u14 = _u13.mul_(-0.7213475204444817)
-    _u15 = _u14.exp2_()
-    _u16 = _u15.mul_(_finite(_u0))
-    _u17 = _u10.addcmul_(_u12, _u16)
-    _u18 = _u0.addcmul_(_u1, alpha).addcmul_(_u17, epsilon)
-    return (_u18).to(x.dtype)
+    _u4 = -_u3
+    _u5 = _u4.add_(1)
+    _u6 = (_u0*_u0)
+    _u7 = _u6.mul_(-0.7213475204444817)
+    _u8 = _u7.exp2_()
+    _u9 = _u8.mul_(_finite(_u0))
+    _u10 = torch.reciprocal(alpha)
+    _u11 = (_u1*_u1)
+    _u12 = _u11.mul_(-0.7213475204444817)
+    _u13 = _u12.exp2_()
+    _u14 = _u13.mul_(_finite(_u1))
+    _u15 = _u14.mul_(_u10).mul_(_u3)
+    _u16 = _u15.addcmul_(_u5, _u9)
+    _u17 = _u0.addcmul_(_u1, alpha).addcmul_(_u16, epsilon)
+    return (_u17).to(x.dtype)
+
+
+def eafo_prelu_fwd_script(x, alpha, epsilon):
+    """EafoPReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_least(x, 0.0)
+    _u1 = _at_most(x, 0.0)
+    _u2 = -x
+    _u3 = torch.clamp(_u2, 0.0, 1.0).ceil_()
+    _u4 = _u1*alpha
+    _u5 = -_u3
+    _u6 = _u5 + 1
+    _u7 = (_u0*_u0)
+    _u8 = -0.7213475204444817*_u7
+    _u9 = torch.exp2(_u8)
+    _u10 = _u9*torch.nan_to_num(_u0)
+    _u11 = _u10*_u6
+    _u12 = torch.reciprocal(alpha)
+    _u13 = (_u1*_u1)
+    _u14 = -0.7213475204444817*_u13
+    _u15 = torch.exp2(_u14)
+    _u16 = _u15*torch.nan_to_num(_u1)
+    _u17 = _u12*_u16*_u3
+    _u18 = _u11 + _u17
+    _u19 = _u18*epsilon
+    _u20 = _u0 + _u19 + _u4
+    return (_u20).to(x.dtype)
 
 
 def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoPReLU input gradient ``grad_output * df/dx``."""
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = torch.clamp(x, min=0.0)
+    _u2 = _at_most(x, 0.0)
     _u3 = _u2.square_()
-    _u4 = torch.clamp(x, max=0.0)
+    _u4 = _at_least(x, 0.0)
     _u5 = _u4.square_()
-    _u6 = -0.7213475204444817*_u5
-    _u7 = _u6.exp2_()
-    _u8 = torch.reciprocal(alpha)
-    _u9 = _u5.neg_()
-    _u10 = _u9.add_(1)
-    _u11 = _u10.mul_(_u8)
-    _u12 = _finite_(_u11).mul_(_u7)
-    _u13 = _u12.mul_(_u1)
-    _u14 = torch.mul(_u1, -1.0, out=_u6)
-    _u15 = _u14.add_(1)
-    _u16 = -0.7213475204444817*_u3
-    _u17 = _u16.exp2_()
-    _u18 = _u3.neg_()
-    _u19 = _u18.add_(1)
-    _u20 = _finite_(_u19).mul_(_u17)
-    _u21 = _u13.addcmul_(_u15, _u20)
-    _u22 = torch.clamp(x, 0.0, 1.0, out=_u16).ceil_()
-    _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
-    _u24 = _u23.mul_(grad_output)
-    return (_u24).to(x.dtype)
+    _u6 = -_u1
+    _u7 = _u6.add_(1)
+    _u8 = -0.7213475204444817*_u5
+    _u9 = _u8.exp2_()
+    _u10 = _u5.neg_()
+    _u11 = _u10.add_(1)
+    _u12 = _finite_(_u11).mul_(_u9)
+    _u13 = torch.reciprocal(alpha)
+    _u14 = torch.mul(_u3, -0.7213475204444817, out=_u8)
+    _u15 = _u14.exp2_()
+    _u16 = _u3.neg_()
+    _u17 = _u16.add_(1)
+    _u18 = _finite_(_u17).mul_(_u15)
+    _u19 = _u18.mul_(_u1).mul_(_u13)
+    _u20 = _u19.addcmul_(_u12, _u7)
+    _u21 = torch.clamp(x, 0.0, 1.0, out=_u8).ceil_()
+    _u22 = _u21.addcmul_(_u1, alpha).addcmul_(_u20, epsilon)
+    _u23 = _u22.mul_(grad_output)
+    return (_u23).to(x.dtype)
 
 
 def eafo_prelu_bwd(x, alpha, epsilon, grad_output):
     """EafoPReLU gradients with respect to x and alpha, epsilon."""
     _u0 = -x
     _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = -_u1
-    _u3 = _u2.add_(1)
-    _u4 = torch.clamp(x, min=0.0)
-    _u5 = (_u4*_u4)
-    _u6 = -0.7213475204444817*_u5
-    _u7 = _u6.exp2_()
-    _u8 = torch.clamp(x, max=0.0)
-    _u9 = (_u8*_u8)
-    _u10 = -0.7213475204444817*_u9
-    _u11 = _u10.exp2_()
-    _u12 = torch.reciprocal(alpha)
-    _u13 = _u9.neg_()
-    _u14 = _u13.add_(1)
-    _u15 = _u14.mul_(_u12)
-    _u16 = _finite_(_u15).mul_(_u11)
-    _u17 = _u16.mul_(_u1)
-    _u18 = _u5.neg_()
+    _u2 = _at_most(x, 0.0)
+    _u3 = (_u2*_u2)
+    _u4 = -0.7213475204444817*_u3
+    _u5 = _u4.exp2_()
+    _u6 = torch.reciprocal(alpha)
+    _u7 = _u1*_u6
+    _u8 = -_u1
+    _u9 = _u8.add_(1)
+    _u10 = _at_least(x, 0.0)
+    _u11 = (_u10*_u10)
+    _u12 = -0.7213475204444817*_u11
+    _u13 = _u12.exp2_()
+    _u14 = _u3.neg_()
+    _u15 = _u14.add_(1)
+    _u16 = _finite_(_u15).mul_(_u5)
+    _u17 = _u16.mul_(_u7)
+    _u18 = _u11.neg_()
     _u19 = _u18.add_(1)
-    _u20 = _finite_(_u19).mul_(_u7)
-    _u21 = _u17.addcmul_(_u20, _u3)
-    _u22 = torch.clamp(x, 0.0, 1.0, out=_u5).ceil_()
+    _u20 = _finite_(_u19).mul_(_u13)
+    _u21 = _u17.addcmul_(_u20, _u9)
+    _u22 = torch.clamp(x, 0.0, 1.0, out=_u11).ceil_()
     _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
     _u24 = _u23.mul_(grad_output)
     _u25 = torch.pow(alpha, -2)
-    _u26 = -(_u25*_u8)
-    _u27 = _finite_(_u26).mul_(_u11)
-    _u28 = _u27.mul_(_u1).mul_(epsilon)
-    _u29 = _u28.add_(_u8)
+    _u26 = torch.mul(_u2, -1.0, out=_u3)
+    _u27 = _finite_(_u26).mul_(_u5)
+    _u28 = _u1.mul_(_u25).mul_(_u27).mul_(epsilon)
+    _u29 = _u28.add_(_u2)
     _u30 = _u29.mul_(grad_output)
-    _u31 = _u8.mul_(_u12)
-    _u32 = _finite_(_u31).mul_(_u11)
-    _u33 = _u1.mul_(_u32)
-    _u34 = _finite_(_u4).mul_(_u7)
-    _u35 = _u33.addcmul_(_u3, _u34)
-    _u36 = _u35.mul_(grad_output)
-    return (_u24).to(x.dtype), _reduce_to(_u30, alpha), _reduce_to(_u36, epsilon)
+    _u31 = _finite_(_u2).mul_(_u5)
+    _u32 = _u31.mul_(_u7)
+    _u33 = _finite_(_u10).mul_(_u13)
+    _u34 = _u32.addcmul_(_u33, _u9)
+    _u35 = _u34.mul_(grad_output)
+    return (_u24).to(x.dtype), _reduce_to(_u30, alpha), _reduce_to(_u35, epsilon)
 
 
-class _EafoPReLUFunction(torch.autograd.Function):
-    """EafoPReLU with an analytic backward that saves only the input."""
+def eafo_prelu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
+    """EafoPReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = -x
+    _u2 = _u1.clamp_(0.0, 1.0).ceil_()
+    _u3 = (_u0*_u0)
+    _u4 = -0.7213475204444817*_u3
+    _u5 = _u4.exp2_()
+    _u6 = torch.reciprocal(alpha)
+    _u7 = _u2*_u6
+    _u8 = -_u2
+    _u9 = _u8.add_(1)
+    _u10 = _at_least(x, 0.0)
+    _u11 = (_u10*_u10)
+    _u12 = -0.7213475204444817*_u11
+    _u13 = _u12.exp2_()
+    _u14 = torch.pow(alpha, -2)
+    _u15 = -_u0
+    _u16 = _finite_(_u15).mul_(_u5)
+    _u17 = _u16.mul_(_u14).mul_(_u2).mul_(epsilon)
+    _u18 = _u17.add_(_u0)
+    _u19 = _u18.mul_(_d_alpha)
+    _u20 = _finite_(_u0).mul_(_u5)
+    _u21 = _u20.mul_(_u7)
+    _u22 = _finite_(_u10).mul_(_u13)
+    _u23 = _u21.addcmul_(_u22, _u9)
+    _u24 = _u3.neg_()
+    _u25 = _u24.add_(1)
+    _u26 = _finite_(_u25).mul_(_u5)
+    _u27 = _u26.mul_(_u7)
+    _u28 = _u11.neg_()
+    _u29 = _u28.add_(1)
+    _u30 = _finite_(_u29).mul_(_u13)
+    _u31 = _u27.addcmul_(_u30, _u9)
+    _u32 = torch.clamp(x, 0.0, 1.0, out=_u10).ceil_()
+    _u33 = _u32.addcmul_(_u2, alpha).addcmul_(_u31, epsilon)
+    _u34 = _u19.addcmul_(_d_epsilon, _u23).addcmul_(_d_x, _u33)
+    return (_u34).to(x.dtype)
+
+
+def eafo_prelu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_output):
+    """EafoPReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = _at_most(x, 0.0)
+    _u3 = (_u2*_u2)
+    _u4 = -0.7213475204444817*_u3
+    _u5 = _u4.exp2_()
+    _u6 = _u3 - 1
+    _u7 = torch.pow(alpha, -2)
+    _u8 = _u1*_u7
+    _u9 = _u5*_finite(_u6)
+    _u10 = _u9.mul_(_u8).mul_(epsilon)
+    _u11 = _u10.add_(_u1)
+    _u12 = torch.reciprocal(alpha)
+    _u13 = _u1*_u12
+    _u14 = -_u1
+    _u15 = _u14.add_(1)
+    _u16 = _at_least(x, 0.0)
+    _u17 = (_u16*_u16)
+    _u18 = -0.7213475204444817*_u17
+    _u19 = _u18.exp2_()
+    _u20 = _u6.neg_()
+    _u21 = _finite_(_u20).mul_(_u5)
+    _u22 = _u21.mul_(_u13)
+    _u23 = -_u17
+    _u24 = _u23.add_(1)
+    _u25 = _finite_(_u24).mul_(_u19)
+    _u26 = _u22.addcmul_(_u15, _u25)
+    _u27 = torch.mul(_u2, -1.0, out=_u23)
+    _u28 = _finite_(_u27).mul_(_u5)
+    _u29 = _u28.mul_(_u8)
+    _u30 = _u3.add_(-3)
+    _u31 = _u30.mul_(_u2)
+    _u32 = _finite_(_u31).mul_(_u5)
+    _u33 = _u13.mul_(_u32)
+    _u34 = _u17.add_(-3)
+    _u35 = _u16.mul_(_u34)
+    _u36 = _finite_(_u35).mul_(_u19)
+    _u37 = _u33.addcmul_(_u15, _u36)
+    _u38 = _u37.mul_(_d_x).mul_(epsilon)
+    _u39 = _u38.addcmul_(_d_alpha, _u11).addcmul_(_d_epsilon, _u26)
+    _u40 = _u39.mul_(grad_output)
+    _u41 = torch.pow(alpha, -3)
+    _u42 = _u2.mul_(2)
+    _u43 = _finite_(_u42).mul_(_u5)
+    _u44 = _u1.mul_(_d_alpha).mul_(_u41).mul_(_u43).mul_(epsilon)
+    _u45 = _u44.addcmul_(_d_epsilon, _u29).addcmul_(_d_x, _u11)
+    _u46 = _u45.mul_(grad_output)
+    _u47 = _u26.mul_(_d_x)
+    _u48 = _u47.addcmul_(_d_alpha, _u29)
+    _u49 = _u48.mul_(grad_output)
+    return (_u40).to(x.dtype), (_u46), (_u49)
+
+
+_EAFO_PRELU_DERIVATIVES = _Derivatives(eafo_prelu_bwd_x, eafo_prelu_bwd, eafo_prelu_jvp, eafo_prelu_hvp)
+
+
+class _EafoPReLUTraced(torch.autograd.Function):
+    """EafoPReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, alpha, epsilon):
-        ctx.save_for_backward(x, alpha, epsilon,)
+    def forward(x, alpha, epsilon):
         return eafo_prelu_fwd(x, alpha, epsilon)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, alpha, epsilon, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return eafo_prelu_bwd(x, alpha, epsilon, grad_output)
-        return (eafo_prelu_bwd_x(x, alpha, epsilon, grad_output), None, None,)
+        return _backward(ctx, grad_output, _EAFO_PRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoPReLUTraced, info, in_dims, args, None)
+
+
+class _EafoPReLUFunction(_EafoPReLUTraced):
+    """EafoPReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _EAFO_PRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoPReLUFunction, info, in_dims, args, None)
 
 
 class EafoPReLU(torch.nn.Module):
@@ -685,53 +1698,109 @@ class EafoPReLU(torch.nn.Module):
 
     ``f(x) = alpha*Min(0, x) + epsilon*Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True)) + Max(0, x)``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        alpha: initial value, learnable (nn.Parameter); default 0.25.
-        epsilon: initial value, learnable (nn.Parameter); default 0.01.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        alpha: initial value, learnable (``nn.Parameter``). Default 0.25.
+        epsilon: initial value, learnable (``nn.Parameter``). Default 0.01.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        device, dtype: where and how the learnable parameters are created.
     """
 
-    def __init__(self, alpha: float = 0.25, epsilon: float = 0.01, inplace: bool = False) -> None:
+    def __init__(self, alpha: float = 0.25, epsilon: float = 0.01, inplace: bool = False, *, device=None, dtype=None) -> None:
         super().__init__()
-        self.alpha = torch.nn.Parameter(torch.tensor(float(alpha)))
-        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+        self.alpha = torch.nn.Parameter(torch.full((), _number('EafoPReLU', 'alpha', alpha), device=device, dtype=dtype))
+        self.epsilon = torch.nn.Parameter(torch.full((), _number('EafoPReLU', 'epsilon', epsilon), device=device, dtype=dtype))
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _EafoPReLUFunction.apply(x, self.alpha, self.epsilon)
+        alpha, epsilon = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return eafo_prelu_fwd_script(x, alpha, epsilon)
+        return self._autograd_function(x, alpha, epsilon)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (self.alpha, self.epsilon,)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, alpha, epsilon):
+        if _compiling():
+            return _EafoPReLUTraced.apply(x, alpha, epsilon)
+        return _EafoPReLUFunction.apply(x, alpha, epsilon)
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):g}, epsilon={float(self.epsilon.detach()):g}"
+        return f"alpha={_shown(self.alpha)}, epsilon={_shown(self.epsilon)}" + (", inplace=True" if self.inplace else "")
 
 
 def eafo_silu_fwd(x, epsilon):
     """EafoSiLU forward: ``epsilon*(x*(1 - exp(x)) + x*(exp(x) + 1)*(x + exp(x) + 1) + 2*exp(x) + 2)*exp(-x*(x - 2)/2)/(2*(exp(x) + 1)**3) + x/(1 + exp(-x))``."""
     _u0 = torch.sigmoid(x)
-    _u1 = 2*x
+    _u1 = (_u0*_u0)
     _u2 = (x*x)
     _u3 = 5*x
-    _u4 = (_u0*_u0)
-    _u5 = x - 2
-    _u6 = _u5.mul_(x).mul_(-0.5)
-    _u7 = _u6.exp_()
-    _u8 = -4*_u0
-    _u9 = 2*_u4
-    _u10 = -_u3
-    _u11 = _zero_wins_(_u10.mul_(_u0), _u0)
-    _u12 = -2*_u2
-    _u13 = _zero_wins_(_u12.mul_(_u0), _u0)
-    _u14 = _zero_wins_((_u4*_u2), _u4)
-    _u15 = _zero_wins_(_u3.mul_(_u4), _u4)
-    _u16 = torch.pow(_u0, 3)
-    _u17 = torch.mul(_u1, -1.0, out=_u4)
-    _u18 = _zero_wins_(_u17.mul_(_u16), _u16)
-    _u19 = _u1.add_(2).add_(_u11).add_(_u13).add_(_u14).add_(_u15).add_(_u18).add_(_u2).add_(_u8).add_(_u9)
-    _u20 = _u19.mul_(epsilon).mul_(0.5)
-    _u21 = _zero_wins_((_u0*x), _u0)
-    _u22 = _u21.addcmul_(_finite_(_u20), _u7)
-    return (_u22).to(x.dtype)
+    _u4 = x - 2
+    _u5 = _u4.mul_(x).mul_(-0.5)
+    _u6 = _u5.exp_()
+    _u7 = 0.5*_u2
+    _u8 = -_u3
+    _u9 = _zero_wins_(_u8.mul_(_u0), _u0)
+    _u10 = _u9.mul_(0.5)
+    _u11 = -2*_u2
+    _u12 = _zero_wins_(_u11.mul_(_u0), _u0)
+    _u13 = _u12.mul_(0.5)
+    _u14 = _zero_wins_(_u2.mul_(_u1), _u1)
+    _u15 = _u14.mul_(0.5)
+    _u16 = _zero_wins_(_u3.mul_(_u1), _u1)
+    _u17 = _u16.mul_(0.5)
+    _u18 = torch.pow(_u0, 3)
+    _u19 = -2*x
+    _u20 = _zero_wins_(_u19.mul_(_u18), _u18)
+    _u21 = _u20.mul_(0.5)
+    _u22 = torch.mul(_u0, -2.0, out=_u18)
+    _u23 = _u1.add_(1).add_(_u10).add_(_u13).add_(_u15).add_(_u17).add_(_u21).add_(_u22).add_(_u7).add_(x)
+    _u24 = _finite_(_u23).mul_(_u6)
+    _u25 = _zero_wins_((_u0*x), _u0)
+    _u26 = _u25.addcmul_(_u24, epsilon)
+    return (_u26).to(x.dtype)
+
+
+def eafo_silu_fwd_script(x, epsilon):
+    """EafoSiLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.sigmoid(x)
+    _u1 = (_u0*_u0)
+    _u2 = (x*x)
+    _u3 = 5*x
+    _u4 = x - 2
+    _u5 = -0.5*(_u4*x)
+    _u6 = torch.exp(_u5)
+    _u7 = 0.5*_u2
+    _u8 = -_u3
+    _u9 = torch.where(_u0 == 0, _u0, _u0*_u8)
+    _u10 = 0.5*_u9
+    _u11 = -2*_u2
+    _u12 = torch.where(_u0 == 0, _u0, _u0*_u11)
+    _u13 = 0.5*_u12
+    _u14 = torch.where(_u1 == 0, _u1, _u1*_u2)
+    _u15 = 0.5*_u14
+    _u16 = torch.where(_u1 == 0, _u1, _u1*_u3)
+    _u17 = 0.5*_u16
+    _u18 = torch.pow(_u0, 3)
+    _u19 = -2*x
+    _u20 = torch.where(_u18 == 0, _u18, _u18*_u19)
+    _u21 = 0.5*_u20
+    _u22 = -2*_u0
+    _u23 = _u1 + _u10 + _u13 + _u15 + _u17 + _u21 + _u22 + _u7 + x + 1
+    _u24 = _u6*torch.nan_to_num(_u23)
+    _u25 = _u24*epsilon
+    _u26 = torch.where(_u0 == 0, _u0, _u0*x)
+    _u27 = _u25 + _u26
+    return (_u27).to(x.dtype)
 
 
 def eafo_silu_bwd_x(x, epsilon, grad_output):
@@ -739,54 +1808,58 @@ def eafo_silu_bwd_x(x, epsilon, grad_output):
     _u0 = torch.sigmoid(x)
     _u1 = -_u0
     _u2 = _u1.add_(1)
-    _u3 = 2*x
-    _u4 = torch.pow(_u0, 3)
-    _u5 = 4*_u0
-    _u6 = 5*x
-    _u7 = (x*x)
-    _u8 = 2*_u7
-    _u9 = (_u0*_u0)
-    _u10 = _u7.add_(2)
+    _u3 = torch.pow(_u0, 3)
+    _u4 = 4*_u0
+    _u5 = 5*x
+    _u6 = (x*x)
+    _u7 = 2*_u6
+    _u8 = (_u0*_u0)
+    _u9 = 2*x
+    _u10 = _u6.add_(2)
     _u11 = x - 2
     _u12 = _u11.mul_(x).mul_(-0.5)
     _u13 = _u12.exp_()
-    _u14 = -_u6
-    _u15 = -_u8
+    _u14 = -_u5
+    _u15 = -_u7
     _u16 = _u14.add_(-4).add_(_u15)
     _u17 = _zero_wins_(_u16.mul_(_u0), _u0)
-    _u18 = torch.mul(_u3, -1.0, out=_u15)
-    _u19 = _zero_wins_(_u18.mul_(_u4), _u4)
-    _u20 = _u10 + _u6
-    _u21 = _zero_wins_(_u20.mul_(_u9), _u9)
-    _u22 = _u10.add_(_u17).add_(_u19).add_(_u21).add_(_u3)
+    _u18 = torch.mul(_u9, -1.0, out=_u15)
+    _u19 = _zero_wins_(_u18.mul_(_u3), _u3)
+    _u20 = _u10 + _u5
+    _u21 = _zero_wins_(_u20.mul_(_u8), _u8)
+    _u22 = _u10.add_(_u17).add_(_u19).add_(_u21).add_(_u9)
     _u23 = torch.mul(x, -1.0, out=_u14)
     _u24 = _u23.add_(1)
     _u25 = _zero_wins_(_u24.mul_(_u22), _u22)
-    _u26 = torch.mul(x, -4.0, out=_u15)
-    _u27 = _u6.neg_()
-    _u28 = _zero_wins_(_u27.mul_(_u2), _u2)
-    _u29 = torch.mul(_u8, -1.0, out=_u20)
-    _u30 = _zero_wins_(_u29.mul_(_u2), _u2)
-    _u31 = _u26.add_(-9).add_(_u28).add_(_u30).add_(_u5)
-    _u32 = _zero_wins_((_u0*1).mul_(_u31), _u0, _u31)
-    _u33 = torch.mul(x, 3.0, out=_u7)
-    _u34 = _zero_wins_(_u33.mul_(_u2), _u2)
-    _u35 = _u34.add_(1)
-    _u36 = _zero_wins_((_u4*-2).mul_(_u35), _u4, _u35)
-    _u37 = _u5.neg_()
-    _u38 = _zero_wins_(_u8.mul_(_u2), _u2)
-    _u39 = torch.mul(x, 10.0, out=_u6)
-    _u40 = _zero_wins_(_u39.mul_(_u2), _u2)
-    _u41 = _u37.add_(9).add_(_u3).add_(_u38).add_(_u40)
-    _u42 = _zero_wins_((_u9*1).mul_(_u41), _u9, _u41)
-    _u43 = _u25.add_(2).add_(_u3).add_(_u32).add_(_u36).add_(_u42)
-    _u44 = _u43.mul_(epsilon).mul_(0.5)
-    _u45 = _zero_wins_((_u2*x), _u2)
-    _u46 = _u45.add_(1)
-    _u47 = _zero_wins_((_u0*1).mul_(_u46), _u0, _u46)
-    _u48 = _u47.addcmul_(_finite_(_u44), _u13)
-    _u49 = _u48.mul_(grad_output)
-    return (_u49).to(x.dtype)
+    _u26 = _u25.mul_(0.5)
+    _u27 = torch.mul(x, -4.0, out=_u15)
+    _u28 = _u5.neg_()
+    _u29 = _zero_wins_(_u28.mul_(_u2), _u2)
+    _u30 = torch.mul(_u7, -1.0, out=_u20)
+    _u31 = _zero_wins_(_u30.mul_(_u2), _u2)
+    _u32 = _u27.add_(-9).add_(_u29).add_(_u31).add_(_u4)
+    _u33 = _zero_wins_((_u0*1).mul_(_u32), _u0).add_(torch.clamp(_u32, 0.0, 0.0))
+    _u34 = _u33.mul_(0.5)
+    _u35 = torch.mul(x, 3.0, out=_u6)
+    _u36 = _zero_wins_(_u35.mul_(_u2), _u2)
+    _u37 = _u36.add_(1)
+    _u38 = _zero_wins_((_u3*-2).mul_(_u37), _u3).add_(torch.clamp(_u37, 0.0, 0.0))
+    _u39 = _u38.mul_(0.5)
+    _u40 = _u4.neg_()
+    _u41 = _zero_wins_(_u7.mul_(_u2), _u2)
+    _u42 = torch.mul(x, 10.0, out=_u5)
+    _u43 = _zero_wins_(_u42.mul_(_u2), _u2)
+    _u44 = _u40.add_(9).add_(_u41).add_(_u43).add_(_u9)
+    _u45 = _zero_wins_((_u8*1).mul_(_u44), _u8).add_(torch.clamp(_u44, 0.0, 0.0))
+    _u46 = _u45.mul_(0.5)
+    _u47 = _u26.add_(1).add_(_u34).add_(_u39).add_(_u46).add_(x)
+    _u48 = _finite_(_u47).mul_(_u13)
+    _u49 = _zero_wins_((_u2*x), _u2)
+    _u50 = _u49.add_(1)
+    _u51 = _zero_wins_((_u0*1).mul_(_u50), _u0).add_(torch.clamp(_u50, 0.0, 0.0))
+    _u52 = _u51.addcmul_(_u48, epsilon)
+    _u53 = _u52.mul_(grad_output)
+    return (_u53).to(x.dtype)
 
 
 def eafo_silu_bwd(x, epsilon, grad_output):
@@ -798,74 +1871,281 @@ def eafo_silu_bwd(x, epsilon, grad_output):
     _u4 = _u3.mul_(x).mul_(-0.5)
     _u5 = _u4.exp_()
     _u6 = 2*x
-    _u7 = torch.pow(_u0, 3)
-    _u8 = 4*_u0
-    _u9 = 5*x
-    _u10 = (x*x)
-    _u11 = 2*_u10
-    _u12 = (_u0*_u0)
-    _u13 = _u10 + 2
-    _u14 = _u13 + _u9
-    _u15 = _zero_wins_(_u14.mul_(_u12), _u12)
-    _u16 = -_u6
-    _u17 = _zero_wins_(_u16.mul_(_u7), _u7)
-    _u18 = -_u9
-    _u19 = -_u11
-    _u20 = _u18.add_(-4).add_(_u19)
-    _u21 = _zero_wins_(_u20.mul_(_u0), _u0)
-    _u22 = _u13.add_(_u15).add_(_u17).add_(_u21).add_(_u6)
-    _u23 = torch.mul(x, -1.0, out=_u19)
-    _u24 = _u23.add_(1)
-    _u25 = _zero_wins_(_u24.mul_(_u22), _u22)
-    _u26 = torch.mul(x, -4.0, out=_u13)
-    _u27 = _u9.neg_()
-    _u28 = _zero_wins_(_u27.mul_(_u2), _u2)
-    _u29 = -_u11
+    _u7 = (_u0*_u0)
+    _u8 = 5*x
+    _u9 = (x*x)
+    _u10 = _u9 + 2
+    _u11 = _u10 + _u8
+    _u12 = _zero_wins_(_u11.mul_(_u7), _u7)
+    _u13 = torch.pow(_u0, 3)
+    _u14 = -_u6
+    _u15 = _zero_wins_(_u14.mul_(_u13), _u13)
+    _u16 = 2*_u9
+    _u17 = -_u16
+    _u18 = -_u8
+    _u19 = _u17.add_(-4).add_(_u18)
+    _u20 = _zero_wins_(_u19.mul_(_u0), _u0)
+    _u21 = torch.mul(_u0, 4.0, out=_u18)
+    _u22 = x + 1
+    _u23 = _u10.add_(_u12).add_(_u15).add_(_u20).add_(_u6)
+    _u24 = -x
+    _u25 = _u24.add_(1)
+    _u26 = _zero_wins_(_u25.mul_(_u23), _u23)
+    _u27 = _u26.mul_(0.5)
+    _u28 = torch.mul(x, -4.0, out=_u10)
+    _u29 = -_u16
     _u30 = _zero_wins_(_u29.mul_(_u2), _u2)
-    _u31 = _u26.add_(-9).add_(_u28).add_(_u30).add_(_u8)
-    _u32 = _zero_wins_((_u0*1).mul_(_u31), _u0, _u31)
-    _u33 = torch.mul(x, 3.0, out=_u9)
-    _u34 = _zero_wins_(_u33.mul_(_u2), _u2)
-    _u35 = _u34.add_(1)
-    _u36 = _zero_wins_((_u7*-2).mul_(_u35), _u7, _u35)
-    _u37 = _u8.neg_()
-    _u38 = _zero_wins_(_u11.mul_(_u2), _u2)
-    _u39 = torch.mul(x, 10.0, out=_u29)
-    _u40 = _zero_wins_(_u39.mul_(_u2), _u2)
-    _u41 = _u37.add_(9).add_(_u38).add_(_u40).add_(_u6)
-    _u42 = _zero_wins_((_u12*1).mul_(_u41), _u12, _u41)
-    _u43 = _u25.add_(2).add_(_u32).add_(_u36).add_(_u42).add_(_u6)
-    _u44 = _u43.mul_(epsilon).mul_(0.5)
-    _u45 = _zero_wins_((_u2*x), _u2)
-    _u46 = _u45.add_(1)
-    _u47 = _zero_wins_((_u0*1).mul_(_u46), _u0, _u46)
-    _u48 = _u47.addcmul_(_finite_(_u44), _u5)
-    _u49 = _u48.mul_(grad_output)
-    _u50 = _u15.mul_(0.5)
-    _u51 = _u17.mul_(0.5)
-    _u52 = _u21.mul_(0.5)
-    _u53 = _u10.mul_(0.5)
-    _u54 = _u50.add_(1).add_(_u51).add_(_u52).add_(_u53).add_(x)
-    _u55 = _finite_(_u54).mul_(_u5)
-    _u56 = _u55.mul_(grad_output)
-    return (_u49).to(x.dtype), _reduce_to(_u56, epsilon)
+    _u31 = _u8.neg_()
+    _u32 = _zero_wins_(_u31.mul_(_u2), _u2)
+    _u33 = _u28.add_(-9).add_(_u21).add_(_u30).add_(_u32)
+    _u34 = _zero_wins_((_u0*1).mul_(_u33), _u0).add_(torch.clamp(_u33, 0.0, 0.0))
+    _u35 = _u34.mul_(0.5)
+    _u36 = _u21.neg_()
+    _u37 = _zero_wins_(_u16.mul_(_u2), _u2)
+    _u38 = torch.mul(x, 10.0, out=_u8)
+    _u39 = _zero_wins_(_u38.mul_(_u2), _u2)
+    _u40 = _u36.add_(9).add_(_u37).add_(_u39).add_(_u6)
+    _u41 = _zero_wins_((_u7*1).mul_(_u40), _u7).add_(torch.clamp(_u40, 0.0, 0.0))
+    _u42 = _u41.mul_(0.5)
+    _u43 = torch.mul(x, 3.0, out=_u29)
+    _u44 = _zero_wins_(_u43.mul_(_u2), _u2)
+    _u45 = _u44.add_(1)
+    _u46 = _zero_wins_((_u13*-2).mul_(_u45), _u13).add_(torch.clamp(_u45, 0.0, 0.0))
+    _u47 = _u46.mul_(0.5)
+    _u48 = _u27.add_(_u22).add_(_u35).add_(_u42).add_(_u47)
+    _u49 = _finite_(_u48).mul_(_u5)
+    _u50 = _zero_wins_((_u2*x), _u2)
+    _u51 = _u50.add_(1)
+    _u52 = _zero_wins_((_u0*1).mul_(_u51), _u0).add_(torch.clamp(_u51, 0.0, 0.0))
+    _u53 = _u52.addcmul_(_u49, epsilon)
+    _u54 = _u53.mul_(grad_output)
+    _u55 = _u15.mul_(0.5)
+    _u56 = _u20.mul_(0.5)
+    _u57 = _u9.mul_(0.5)
+    _u58 = _u12.mul_(0.5)
+    _u59 = _u22.add_(_u55).add_(_u56).add_(_u57).add_(_u58)
+    _u60 = _finite_(_u59).mul_(_u5)
+    _u61 = _u60.mul_(grad_output)
+    return (_u54).to(x.dtype), _reduce_to(_u61, epsilon)
 
 
-class _EafoSiLUFunction(torch.autograd.Function):
-    """EafoSiLU with an analytic backward that saves only the input."""
+def eafo_silu_jvp(x, epsilon, _d_x, _d_epsilon):
+    """EafoSiLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = x - 2
+    _u1 = _u0.mul_(x).mul_(-0.5)
+    _u2 = _u1.exp_()
+    _u3 = (x*x)
+    _u4 = torch.sigmoid(x)
+    _u5 = (_u4*_u4)
+    _u6 = 5*x
+    _u7 = _u3 + 2
+    _u8 = _u6 + _u7
+    _u9 = _zero_wins_(_u8.mul_(_u5), _u5)
+    _u10 = torch.pow(_u4, 3)
+    _u11 = 2*x
+    _u12 = -_u11
+    _u13 = _zero_wins_(_u12.mul_(_u10), _u10)
+    _u14 = 2*_u3
+    _u15 = -_u14
+    _u16 = -_u6
+    _u17 = _u15.add_(-4).add_(_u16)
+    _u18 = _zero_wins_(_u17.mul_(_u4), _u4)
+    _u19 = torch.add(x, 1, out=_u16)
+    _u20 = -_u4
+    _u21 = _u20.add_(1)
+    _u22 = 4*_u4
+    _u23 = _u3.mul_(0.5)
+    _u24 = 0.5*_u18
+    _u25 = 0.5*_u9
+    _u26 = 0.5*_u13
+    _u27 = _u23.add_(_u19).add_(_u24).add_(_u25).add_(_u26)
+    _u28 = _finite_(_u27).mul_(_u2)
+    _u29 = _u28.mul_(_d_epsilon)
+    _u30 = _u13.add_(_u11).add_(_u18).add_(_u7).add_(_u9)
+    _u31 = torch.mul(x, -1.0, out=_u24)
+    _u32 = _u31.add_(1)
+    _u33 = _zero_wins_(_u32.mul_(_u30), _u30)
+    _u34 = _u33.mul_(0.5)
+    _u35 = torch.mul(x, -4.0, out=_u25)
+    _u36 = torch.mul(_u14, -1.0, out=_u26)
+    _u37 = _zero_wins_(_u36.mul_(_u21), _u21)
+    _u38 = _u6.neg_()
+    _u39 = _zero_wins_(_u38.mul_(_u21), _u21)
+    _u40 = _u35.add_(-9).add_(_u22).add_(_u37).add_(_u39)
+    _u41 = _zero_wins_((_u4*1).mul_(_u40), _u4).add_(torch.clamp(_u40, 0.0, 0.0))
+    _u42 = _u41.mul_(0.5)
+    _u43 = _u22.neg_()
+    _u44 = _zero_wins_(_u14.mul_(_u21), _u21)
+    _u45 = torch.mul(x, 10.0, out=_u7)
+    _u46 = _zero_wins_(_u45.mul_(_u21), _u21)
+    _u47 = _u11.add_(9).add_(_u43).add_(_u44).add_(_u46)
+    _u48 = _zero_wins_((_u5*1).mul_(_u47), _u5).add_(torch.clamp(_u47, 0.0, 0.0))
+    _u49 = _u48.mul_(0.5)
+    _u50 = torch.mul(x, 3.0, out=_u8)
+    _u51 = _zero_wins_(_u50.mul_(_u21), _u21)
+    _u52 = _u51.add_(1)
+    _u53 = _zero_wins_((_u10*-2).mul_(_u52), _u10).add_(torch.clamp(_u52, 0.0, 0.0))
+    _u54 = _u53.mul_(0.5)
+    _u55 = _u19.add_(_u34).add_(_u42).add_(_u49).add_(_u54)
+    _u56 = _finite_(_u55).mul_(_u2)
+    _u57 = _zero_wins_((_u21*x), _u21)
+    _u58 = _u57.add_(1)
+    _u59 = _zero_wins_((_u4*1).mul_(_u58), _u4).add_(torch.clamp(_u58, 0.0, 0.0))
+    _u60 = _u59.addcmul_(_u56, epsilon)
+    _u61 = _u29.addcmul_(_d_x, _u60)
+    return (_u61).to(x.dtype)
+
+
+def eafo_silu_hvp(x, epsilon, _d_x, _d_epsilon, grad_output):
+    """EafoSiLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = x - 2
+    _u1 = _u0.mul_(x).mul_(-0.5)
+    _u2 = _u1.exp_()
+    _u3 = torch.sigmoid(x)
+    _u4 = torch.pow(_u3, 3)
+    _u5 = _u3 - 1
+    _u6 = 3*x
+    _u7 = _zero_wins_(_u6.mul_(_u5), _u5)
+    _u8 = _u7.add_(-1)
+    _u9 = _zero_wins_((_u4*2).mul_(_u8), _u4).add_(torch.clamp(_u8, 0.0, 0.0))
+    _u10 = torch.mul(_u3, 4.0, out=_u6)
+    _u11 = 5*x
+    _u12 = (x*x)
+    _u13 = 2*_u12
+    _u14 = _zero_wins_((_u5*_u13), _u5)
+    _u15 = -4*x
+    _u16 = _zero_wins_((_u5*_u11), _u5)
+    _u17 = _u15.add_(-9).add_(_u10).add_(_u14).add_(_u16)
+    _u18 = _zero_wins_((_u3*1).mul_(_u17), _u3).add_(torch.clamp(_u17, 0.0, 0.0))
+    _u19 = torch.mul(_u3, _u3, out=_u16)
+    _u20 = torch.mul(x, 2.0, out=_u15)
+    _u21 = _u10.neg_()
+    _u22 = -_u13
+    _u23 = _zero_wins_(_u22.mul_(_u5), _u5)
+    _u24 = -10*x
+    _u25 = _zero_wins_(_u24.mul_(_u5), _u5)
+    _u26 = _u21.add_(9).add_(_u20).add_(_u23).add_(_u25)
+    _u27 = _zero_wins_((_u19*1).mul_(_u26), _u19).add_(torch.clamp(_u26, 0.0, 0.0))
+    _u28 = torch.add(_u12, 2, out=_u22)
+    _u29 = torch.add(_u11, _u28, out=_u24)
+    _u30 = torch.add(_u11, _u13, out=_u6).add_(4)
+    _u31 = -_u30
+    _u32 = _zero_wins_(_u31.mul_(_u3), _u3)
+    _u33 = _zero_wins_((_u19*_u29), _u19)
+    _u34 = -_u20
+    _u35 = _zero_wins_(_u34.mul_(_u4), _u4)
+    _u36 = _u28.add_(_u20).add_(_u32).add_(_u33).add_(_u35)
+    _u37 = torch.add(x, -1, out=_u31)
+    _u38 = torch.mul(_u18, 0.5, out=_u33)
+    _u39 = torch.mul(_u27, 0.5, out=_u34)
+    _u40 = 0.5*_u9
+    _u41 = -_u37
+    _u42 = _zero_wins_(_u41.mul_(_u36), _u36)
+    _u43 = _u42.mul_(0.5)
+    _u44 = _u38.add_(1).add_(_u39).add_(_u40).add_(_u43).add_(x)
+    _u45 = _finite_(_u44).mul_(_u2)
+    _u46 = torch.mul(_u5, _u5, out=_u34)
+    _u47 = _zero_wins_(_u30.mul_(_u3), _u3)
+    _u48 = _u47.mul_(0.5)
+    _u49 = _u29.neg_()
+    _u50 = _zero_wins_(_u49.mul_(_u19), _u19)
+    _u51 = _u50.mul_(0.5)
+    _u52 = _u37.square_()
+    _u53 = _zero_wins_(_u52.mul_(_u36), _u36)
+    _u54 = _u53.mul_(0.5)
+    _u55 = _zero_wins_((_u4*_u20), _u4)
+    _u56 = _u55.mul_(0.5)
+    _u57 = torch.pow(_u3, 4)
+    _u58 = _u57.mul_(_u5)
+    _u59 = torch.mul(x, -6.0, out=_u40)
+    _u60 = _zero_wins_(_u59.mul_(_u58), _u58)
+    _u61 = _u60.mul_(0.5)
+    _u62 = _u18.add_(2).add_(_u20).add_(_u27).add_(_u9)
+    _u63 = _u20.neg_()
+    _u64 = _u63.add_(2)
+    _u65 = _zero_wins_(_u64.mul_(_u62), _u62)
+    _u66 = _u65.mul_(0.5)
+    _u67 = torch.mul(_u3, -10.0, out=_u41)
+    _u68 = torch.mul(_u46, 4.0, out=_u22)
+    _u69 = _zero_wins_((_u46*_u11), _u46)
+    _u70 = _zero_wins_(_u13.mul_(_u46), _u46)
+    _u71 = torch.mul(x, -8.0, out=_u57)
+    _u72 = _zero_wins_(_u71.mul_(_u5), _u5)
+    _u73 = _u67.add_(14).add_(_u68).add_(_u69).add_(_u70).add_(_u72)
+    _u74 = _zero_wins_((_u3*-1).mul_(_u73), _u3).add_(torch.clamp(_u73, 0.0, 0.0))
+    _u75 = _u74.mul_(0.5)
+    _u76 = torch.mul(_u46, -8.0, out=_u9)
+    _u77 = torch.mul(_u3, 24.0, out=_u27)
+    _u78 = torch.mul(x, -20.0, out=_u18)
+    _u79 = _zero_wins_(_u78.mul_(_u46), _u46)
+    _u80 = torch.mul(_u12, -4.0, out=_u13)
+    _u81 = _zero_wins_(_u80.mul_(_u46), _u46)
+    _u82 = torch.mul(x, 13.0, out=_u22)
+    _u83 = _zero_wins_(_u82.mul_(_u5), _u5)
+    _u84 = _u14.add_(-26).add_(_u76).add_(_u77).add_(_u79).add_(_u81).add_(_u83)
+    _u85 = _zero_wins_((_u19*-1).mul_(_u84), _u19).add_(torch.clamp(_u84, 0.0, 0.0))
+    _u86 = _u85.mul_(0.5)
+    _u87 = torch.mul(_u3, -8.0, out=_u57)
+    _u88 = torch.mul(x, 9.0, out=_u69)
+    _u89 = _zero_wins_(_u88.mul_(_u46), _u46)
+    _u90 = _u11.neg_()
+    _u91 = _zero_wins_(_u90.mul_(_u5), _u5)
+    _u92 = torch.mul(_u12, -1.0, out=_u41)
+    _u93 = _zero_wins_(_u92.mul_(_u5), _u5)
+    _u94 = _u87.add_(8).add_(_u89).add_(_u91).add_(_u93)
+    _u95 = _zero_wins_((_u4*-2).mul_(_u94), _u4).add_(torch.clamp(_u94, 0.0, 0.0))
+    _u96 = _u95.mul_(0.5)
+    _u97 = torch.mul(x, -1.0, out=_u9)
+    _u98 = _u12.mul_(-0.5)
+    _u99 = _u48.add_(_u51).add_(_u54).add_(_u56).add_(_u61).add_(_u66).add_(_u75).add_(_u86).add_(_u96).add_(_u97).add_(_u98)
+    _u100 = _finite_(_u99).mul_(_u2)
+    _u101 = _u19.mul_(_u5)
+    _u102 = _zero_wins_((_u101*x), _u101)
+    _u103 = torch.mul(_u3, -2.0, out=_u13)
+    _u104 = _zero_wins_((_u46*x), _u46)
+    _u105 = _u103.add_(2).add_(_u104)
+    _u106 = _zero_wins_((_u3*1).mul_(_u105), _u3).add_(torch.clamp(_u105, 0.0, 0.0))
+    _u107 = _u102.addcmul_(_u100, epsilon).add_(_u106)
+    _u108 = _u107.mul_(_d_x)
+    _u109 = _u108.addcmul_(_d_epsilon, _u45)
+    _u110 = _u109.mul_(grad_output)
+    _u111 = _u45.mul_(_d_x).mul_(grad_output)
+    return (_u110).to(x.dtype), (_u111)
+
+
+_EAFO_SILU_DERIVATIVES = _Derivatives(eafo_silu_bwd_x, eafo_silu_bwd, eafo_silu_jvp, eafo_silu_hvp)
+
+
+class _EafoSiLUTraced(torch.autograd.Function):
+    """EafoSiLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, epsilon):
-        ctx.save_for_backward(x, epsilon,)
+    def forward(x, epsilon):
         return eafo_silu_fwd(x, epsilon)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, epsilon, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return eafo_silu_bwd(x, epsilon, grad_output)
-        return (eafo_silu_bwd_x(x, epsilon, grad_output), None,)
+        return _backward(ctx, grad_output, _EAFO_SILU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoSiLUTraced, info, in_dims, args, None)
+
+
+class _EafoSiLUFunction(_EafoSiLUTraced):
+    """EafoSiLU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _EAFO_SILU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoSiLUFunction, info, in_dims, args, None)
 
 
 class EafoSiLU(torch.nn.Module):
@@ -873,23 +2153,42 @@ class EafoSiLU(torch.nn.Module):
 
     ``f(x) = epsilon*(x*(1 - exp(x)) + x*(exp(x) + 1)*(x + exp(x) + 1) + 2*exp(x) + 2)*exp(-x*(x - 2)/2)/(2*(exp(x) + 1)**3) + x/(1 + exp(-x))``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        epsilon: initial value, learnable (nn.Parameter); default 0.01.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        epsilon: initial value, learnable (``nn.Parameter``). Default 0.01.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        device, dtype: where and how the learnable parameters are created.
     """
 
-    def __init__(self, epsilon: float = 0.01, inplace: bool = False) -> None:
+    def __init__(self, epsilon: float = 0.01, inplace: bool = False, *, device=None, dtype=None) -> None:
         super().__init__()
-        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+        self.epsilon = torch.nn.Parameter(torch.full((), _number('EafoSiLU', 'epsilon', epsilon), device=device, dtype=dtype))
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _EafoSiLUFunction.apply(x, self.epsilon)
+        epsilon, = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return eafo_silu_fwd_script(x, epsilon)
+        return self._autograd_function(x, epsilon)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (self.epsilon,)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, epsilon):
+        if _compiling():
+            return _EafoSiLUTraced.apply(x, epsilon)
+        return _EafoSiLUFunction.apply(x, epsilon)
 
     def extra_repr(self) -> str:
-        return f"epsilon={float(self.epsilon.detach()):g}"
+        return f"epsilon={_shown(self.epsilon)}" + (", inplace=True" if self.inplace else "")
 
 
 def eafo_softplus_fwd(x, beta, epsilon):
@@ -902,13 +2201,35 @@ def eafo_softplus_fwd(x, beta, epsilon):
     _u5 = (x*x)
     _u6 = _u5.mul_(-0.7213475204444817)
     _u7 = _u6.exp2_()
-    _u8 = _u4.addcmul_(_finite(x), _u3).addcmul_(_finite(x), _u7)
+    _u8 = _u4.addcmul_(_finite_input(x), _u3).addcmul_(_finite_input(x), _u7)
     _u9 = _u8.mul_(epsilon)
     _u10 = torch.reciprocal(beta)
     _u11 = beta*x
-    _u12 = torch.abs(_u11).neg_().exp_().log1p_().add_(torch.clamp(_u11, min=0.0))
+    _u12 = torch.abs(_u11).neg_().exp_().log1p_().add_(_at_least(_u11, 0.0))
     _u13 = _u9.addcmul_(_u10, _u12)
     return (_u13).to(x.dtype)
+
+
+def eafo_softplus_fwd_script(x, beta, epsilon):
+    """EafoSoftplus forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = 2*beta
+    _u1 = _u0 + x
+    _u2 = -0.5*(_u1*x)
+    _u3 = torch.exp(_u2)
+    _u4 = _u3*beta
+    _u5 = _u3*torch.nan_to_num(x)
+    _u6 = (x*x)
+    _u7 = -0.7213475204444817*_u6
+    _u8 = torch.exp2(_u7)
+    _u9 = _u8*torch.nan_to_num(x)
+    _u10 = _u4 + _u5 + _u9
+    _u11 = _u10*epsilon
+    _u12 = torch.reciprocal(beta)
+    _u13 = beta*x
+    _u14 = torch.log1p(torch.exp(-torch.abs(_u13))) + _at_least(_u13, 0.0)
+    _u15 = _u12*_u14
+    _u16 = _u11 + _u15
+    return (_u16).to(x.dtype)
 
 
 def eafo_softplus_bwd_x(x, beta, epsilon, grad_output):
@@ -954,38 +2275,160 @@ def eafo_softplus_bwd(x, beta, epsilon, grad_output):
     _u15 = _u12.addcmul_(_finite_(_u14), _u9)
     _u16 = torch.addcmul(_u1, _u15, epsilon)
     _u17 = _u16.mul_(grad_output)
-    _u18 = torch.pow(beta, -2)
-    _u19 = torch.abs(_u0).neg_().exp_().log1p_().add_(torch.clamp(_u0, min=0.0))
-    _u20 = _u0.neg_()
-    _u21 = _u5.neg_()
-    _u22 = _u20.add_(_u21)
-    _u23 = _u22.mul_(epsilon)
-    _u24 = torch.reciprocal(beta)
-    _u25 = _u24*x
-    _u26 = _zero_wins_(_u25.mul_(_u1), _u1)
-    _u27 = _u26.addcmul_(_u18, _u19, value=-1.0).addcmul_(_finite_(_u23), _u9)
+    _u18 = -_u0
+    _u19 = _u5.neg_()
+    _u20 = _u18.add_(_u19)
+    _u21 = _finite_(_u20).mul_(_u9)
+    _u22 = _u21.mul_(epsilon)
+    _u23 = torch.reciprocal(beta)
+    _u24 = _zero_wins_((_u1*x), _u1)
+    _u25 = torch.pow(beta, -2)
+    _u26 = torch.abs(_u0).neg_().exp_().log1p_().add_(_at_least(_u0, 0.0))
+    _u27 = _u22.addcmul_(_u23, _u24).addcmul_(_u25, _u26, value=-1.0)
     _u28 = _u27.mul_(grad_output)
-    _u29 = _u4.mul_(_finite(x, out=_u11))
+    _u29 = _u4.mul_(_finite_input(x, out=_u11))
     _u30 = _u29.addcmul_(_finite_(_u10), _u9)
     _u31 = _u30.mul_(grad_output)
     return (_u17).to(x.dtype), _reduce_to(_u28, beta), _reduce_to(_u31, epsilon)
 
 
-class _EafoSoftplusFunction(torch.autograd.Function):
-    """EafoSoftplus with an analytic backward that saves only the input."""
+def eafo_softplus_jvp(x, beta, epsilon, _d_x, _d_beta, _d_epsilon):
+    """EafoSoftplus derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = (x*x)
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
+    _u3 = 2*beta
+    _u4 = _u3 + x
+    _u5 = _u4.mul_(x).mul_(-0.5)
+    _u6 = _u5.exp_()
+    _u7 = beta + x
+    _u8 = beta*x
+    _u9 = torch.sigmoid(_u8)
+    _u10 = _u0.add_(-1)
+    _u11 = -_u8
+    _u12 = -_u10
+    _u13 = _u11.add_(_u12)
+    _u14 = _finite_(_u13).mul_(_u6)
+    _u15 = _u14.mul_(epsilon)
+    _u16 = torch.reciprocal(beta)
+    _u17 = _zero_wins_((_u9*x), _u9)
+    _u18 = torch.pow(beta, -2)
+    _u19 = torch.abs(_u8).neg_().exp_().log1p_().add_(_at_least(_u8, 0.0))
+    _u20 = _u15.addcmul_(_u16, _u17).addcmul_(_u18, _u19, value=-1.0)
+    _u21 = _u20.mul_(_d_beta)
+    _u22 = _u2*_finite_input(x, out=_u12)
+    _u23 = _u22.addcmul_(_finite(_u7), _u6)
+    _u24 = _u10.neg_()
+    _u25 = _finite_(_u24).mul_(_u2)
+    _u26 = -(_u7*beta)
+    _u27 = _u26.addcmul_(_u7, x, value=-1.0).add_(1)
+    _u28 = _u25.addcmul_(_finite_(_u27), _u6)
+    _u29 = _u9.addcmul_(_u28, epsilon)
+    _u30 = _u21.addcmul_(_d_epsilon, _u23).addcmul_(_d_x, _u29)
+    return (_u30).to(x.dtype)
+
+
+def eafo_softplus_hvp(x, beta, epsilon, _d_x, _d_beta, _d_epsilon, grad_output):
+    """EafoSoftplus ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = (x*x)
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
+    _u3 = _u0 - 1
+    _u4 = 2*beta
+    _u5 = _u4 + x
+    _u6 = _u5.mul_(x).mul_(-0.5)
+    _u7 = _u6.exp_()
+    _u8 = beta + x
+    _u9 = -_u3
+    _u10 = _finite_(_u9).mul_(_u2)
+    _u11 = -(_u8*beta)
+    _u12 = _u11.addcmul_(_u8, x, value=-1.0).add_(1)
+    _u13 = _u10.addcmul_(_finite_(_u12), _u7)
+    _u14 = beta*x
+    _u15 = torch.sigmoid(_u14)
+    _u16 = _u15 - 1
+    _u17 = _u15*_u16
+    _u18 = -3*x
+    _u19 = _zero_wins_((_u17*x), _u17)
+    _u20 = _u19.neg_()
+    _u21 = -_u18
+    _u22 = 2*beta
+    _u23 = _u21.addcmul_(_u0, _u8, value=-1.0).addcmul_(_u14, _u8, value=-1.0).add_(_u22)
+    _u24 = _finite_(_u23).mul_(_u7)
+    _u25 = _u20.addcmul_(_u24, epsilon, value=-1.0)
+    _u26 = _u8.square_()
+    _u27 = _u3.neg_()
+    _u28 = -_u14
+    _u29 = _u27.add_(_u28)
+    _u30 = _finite_(_u29).mul_(_u7)
+    _u31 = torch.reciprocal(beta)
+    _u32 = _d_beta*_u25
+    _u33 = _u17.mul_(beta).neg_()
+    _u34 = torch.mul(_u0, -1.0, out=_u21)
+    _u35 = _u34.add_(3)
+    _u36 = _u35.mul_(x)
+    _u37 = _finite_(_u36).mul_(_u2)
+    _u38 = _u18.neg_()
+    _u39 = 3*beta
+    _u40 = _u38.addcmul_(_u26, beta, value=-1.0).addcmul_(_u26, x, value=-1.0).add_(_u39)
+    _u41 = _u37.addcmul_(_finite_(_u40), _u7)
+    _u42 = _u33.addcmul_(_u41, epsilon, value=-1.0)
+    _u43 = _u32.addcmul_(_d_epsilon, _u13).addcmul_(_d_x, _u42)
+    _u44 = _u43.mul_(grad_output)
+    _u45 = _u25.mul_(_d_x)
+    _u46 = 2*_u31
+    _u47 = _zero_wins_((_u16*x), _u16)
+    _u48 = _u47.add_(_u46)
+    _u49 = torch.mul(x, -1.0, out=_u1)
+    _u50 = _zero_wins_(_u49.mul_(_u15).mul_(_u48), _u15).add_(torch.clamp(_u48, 0.0, 0.0))
+    _u51 = _u50.mul_(_u31)
+    _u52 = _u0.add_(-2).add_(_u14)
+    _u53 = _u52.mul_(x)
+    _u54 = _finite_(_u53).mul_(_u7)
+    _u55 = torch.pow(beta, -3)
+    _u56 = torch.abs(_u14).neg_().exp_().log1p_().add_(_at_least(_u14, 0.0))
+    _u57 = _u51.addcmul_(_u54, epsilon).addcmul_(_u55, _u56, value=2.0)
+    _u58 = _u45.addcmul_(_d_beta, _u57).addcmul_(_d_epsilon, _u30)
+    _u59 = _u58.mul_(grad_output)
+    _u60 = _u30.mul_(_d_beta)
+    _u61 = _u60.addcmul_(_d_x, _u13)
+    _u62 = _u61.mul_(grad_output)
+    return (_u44).to(x.dtype), (_u59), (_u62)
+
+
+_EAFO_SOFTPLUS_DERIVATIVES = _Derivatives(eafo_softplus_bwd_x, eafo_softplus_bwd, eafo_softplus_jvp, eafo_softplus_hvp)
+
+
+class _EafoSoftplusTraced(torch.autograd.Function):
+    """EafoSoftplus as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, beta, epsilon):
-        ctx.save_for_backward(x, beta, epsilon,)
+    def forward(x, beta, epsilon):
         return eafo_softplus_fwd(x, beta, epsilon)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, beta, epsilon, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return eafo_softplus_bwd(x, beta, epsilon, grad_output)
-        return (eafo_softplus_bwd_x(x, beta, epsilon, grad_output), None, None,)
+        return _backward(ctx, grad_output, _EAFO_SOFTPLUS_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoSoftplusTraced, info, in_dims, args, None)
+
+
+class _EafoSoftplusFunction(_EafoSoftplusTraced):
+    """EafoSoftplus with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _EAFO_SOFTPLUS_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoSoftplusFunction, info, in_dims, args, None)
 
 
 class EafoSoftplus(torch.nn.Module):
@@ -993,25 +2436,44 @@ class EafoSoftplus(torch.nn.Module):
 
     ``f(x) = epsilon*(beta + x*(exp(beta*x) + 1))*exp(-x*(2*beta + x)/2) + log(exp(beta*x) + 1)/beta``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        beta: initial value, learnable (nn.Parameter); default 1.0.
-        epsilon: initial value, learnable (nn.Parameter); default 0.01.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        beta: initial value, learnable (``nn.Parameter``). Default 1.0.
+        epsilon: initial value, learnable (``nn.Parameter``). Default 0.01.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        device, dtype: where and how the learnable parameters are created.
     """
 
-    def __init__(self, beta: float = 1.0, epsilon: float = 0.01, inplace: bool = False) -> None:
+    def __init__(self, beta: float = 1.0, epsilon: float = 0.01, inplace: bool = False, *, device=None, dtype=None) -> None:
         super().__init__()
-        self.beta = torch.nn.Parameter(torch.tensor(float(beta)))
-        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+        self.beta = torch.nn.Parameter(torch.full((), _number('EafoSoftplus', 'beta', beta), device=device, dtype=dtype))
+        self.epsilon = torch.nn.Parameter(torch.full((), _number('EafoSoftplus', 'epsilon', epsilon), device=device, dtype=dtype))
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _EafoSoftplusFunction.apply(x, self.beta, self.epsilon)
+        beta, epsilon = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return eafo_softplus_fwd_script(x, beta, epsilon)
+        return self._autograd_function(x, beta, epsilon)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (self.beta, self.epsilon,)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, beta, epsilon):
+        if _compiling():
+            return _EafoSoftplusTraced.apply(x, beta, epsilon)
+        return _EafoSoftplusFunction.apply(x, beta, epsilon)
 
     def extra_repr(self) -> str:
-        return f"beta={float(self.beta.detach()):g}, epsilon={float(self.epsilon.detach()):g}"
+        return f"beta={_shown(self.beta)}, epsilon={_shown(self.epsilon)}" + (", inplace=True" if self.inplace else "")
 
 
 def eafo_tanh_fwd(x, epsilon):
@@ -1033,9 +2495,34 @@ def eafo_tanh_fwd(x, epsilon):
     _u14 = _u13.add_(_u5).add_(_u9)
     _u15 = torch.mul(_u0, -1.0, out=_u2)
     _u16 = _u1.add_(_u15)
-    _u17 = _u16.mul_(epsilon)
-    _u18 = _u0.addcmul_(_finite_(_u17), _u14)
+    _u17 = _finite_(_u16).mul_(_u14)
+    _u18 = _u0.addcmul_(_u17, epsilon)
     return (_u18).to(x.dtype)
+
+
+def eafo_tanh_fwd_script(x, epsilon):
+    """EafoTanh forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.tanh(x)
+    _u1 = 0.5*x
+    _u2 = (x*x)
+    _u3 = -0.7213475204444817*_u2
+    _u4 = torch.exp2(_u3)
+    _u5 = 0.5*_u4
+    _u6 = x - 4
+    _u7 = -(_u1*_u6)
+    _u8 = torch.exp(_u7)
+    _u9 = 0.25*_u8
+    _u10 = x + 4
+    _u11 = -(_u1*_u10)
+    _u12 = torch.exp(_u11)
+    _u13 = 0.25*_u12
+    _u14 = _u13 + _u5 + _u9
+    _u15 = -_u0
+    _u16 = _u1 + _u15
+    _u17 = _u14*torch.nan_to_num(_u16)
+    _u18 = _u17*epsilon
+    _u19 = _u0 + _u18
+    return (_u19).to(x.dtype)
 
 
 def eafo_tanh_bwd_x(x, epsilon, grad_output):
@@ -1052,24 +2539,24 @@ def eafo_tanh_bwd_x(x, epsilon, grad_output):
     _u9 = torch.mul(x, x, out=_u6)
     _u10 = _u9.mul_(-0.7213475204444817)
     _u11 = _u10.exp2_()
-    _u12 = 0.125*epsilon
-    _u13 = -_u1
-    _u14 = 2*_u11
-    _u15 = _u14.add_(_u5).add_(_u8)
-    _u16 = _u1.mul_(2)
-    _u17 = _u16.add_(-1)
-    _u18 = _u17.mul_(_u12)
-    _u19 = -x
-    _u20 = _u19.add_(2)
-    _u21 = _finite_(_u20).mul_(_u5)
-    _u22 = torch.mul(x, -1.0, out=_u3)
-    _u23 = _u22.add_(-2)
-    _u24 = -2*x
-    _u25 = _u21.addcmul_(_finite_(_u24), _u11).addcmul_(_finite_(_u23), _u8)
-    _u26 = _u0.mul_(-2)
-    _u27 = _u26.add_(x)
-    _u28 = _u27.mul_(_u12)
-    _u29 = _u13.addcmul_(_finite_(_u18), _u15).addcmul_(_finite_(_u28), _u25).add_(1)
+    _u12 = -_u1
+    _u13 = 2*_u11
+    _u14 = _u13.add_(_u5).add_(_u8)
+    _u15 = _u1.mul_(0.25)
+    _u16 = _u15.add_(-0.125)
+    _u17 = _finite_(_u16).mul_(_u14)
+    _u18 = torch.mul(x, -1.0, out=_u13)
+    _u19 = _u18.add_(2)
+    _u20 = _finite_(_u19).mul_(_u5)
+    _u21 = torch.mul(x, -1.0, out=_u3)
+    _u22 = _u21.add_(-2)
+    _u23 = -2*x
+    _u24 = _u20.addcmul_(_finite_(_u23), _u11).addcmul_(_finite_(_u22), _u8)
+    _u25 = _u0.mul_(-0.25)
+    _u26 = torch.mul(x, 0.125, out=_u2)
+    _u27 = _u25.add_(_u26)
+    _u28 = _finite_(_u27).mul_(_u24)
+    _u29 = _u12.addcmul_(_u17, epsilon).addcmul_(_u28, epsilon).add_(1)
     _u30 = _u29.mul_(grad_output)
     return (_u30).to(x.dtype)
 
@@ -1090,46 +2577,159 @@ def eafo_tanh_bwd(x, epsilon, grad_output):
     _u11 = _u10.exp2_()
     _u12 = 2*_u11
     _u13 = _u12.add_(_u5).add_(_u8)
-    _u14 = 0.125*epsilon
-    _u15 = -_u1
-    _u16 = _u1.mul_(2)
-    _u17 = _u16.add_(-1)
-    _u18 = _u17.mul_(_u14)
-    _u19 = -x
-    _u20 = _u19.add_(2)
-    _u21 = _finite_(_u20).mul_(_u5)
-    _u22 = torch.mul(x, -1.0, out=_u3)
-    _u23 = _u22.add_(-2)
-    _u24 = -2*x
-    _u25 = _u21.addcmul_(_finite_(_u24), _u11).addcmul_(_finite_(_u23), _u8)
-    _u26 = torch.mul(_u0, -2.0, out=_u2)
-    _u27 = _u26.add_(x)
-    _u28 = _u27.mul_(_u14)
-    _u29 = _u15.addcmul_(_finite_(_u18), _u13).addcmul_(_finite_(_u28), _u25).add_(1)
+    _u14 = _u0.mul_(-0.25)
+    _u15 = 0.125*x
+    _u16 = _u14.add_(_u15)
+    _u17 = torch.mul(_u1, -1.0, out=_u15)
+    _u18 = _u1.mul_(0.25)
+    _u19 = _u18.add_(-0.125)
+    _u20 = _finite_(_u19).mul_(_u13)
+    _u21 = -x
+    _u22 = _u21.add_(2)
+    _u23 = _finite_(_u22).mul_(_u5)
+    _u24 = torch.mul(x, -1.0, out=_u3)
+    _u25 = _u24.add_(-2)
+    _u26 = -2*x
+    _u27 = _u23.addcmul_(_finite_(_u26), _u11).addcmul_(_finite_(_u25), _u8)
+    _u28 = _u27.mul_(_finite(_u16, out=_u2))
+    _u29 = _u17.addcmul_(_u20, epsilon).addcmul_(_u28, epsilon).add_(1)
     _u30 = _u29.mul_(grad_output)
-    _u31 = _u0.mul_(-0.25)
-    _u32 = torch.mul(x, 0.125, out=_u3)
-    _u33 = _u31.add_(_u32)
-    _u34 = _finite_(_u33).mul_(_u13)
-    _u35 = _u34.mul_(grad_output)
-    return (_u30).to(x.dtype), _reduce_to(_u35, epsilon)
+    _u31 = _finite_(_u16).mul_(_u13)
+    _u32 = _u31.mul_(grad_output)
+    return (_u30).to(x.dtype), _reduce_to(_u32, epsilon)
 
 
-class _EafoTanhFunction(torch.autograd.Function):
-    """EafoTanh with an analytic backward that saves only the input."""
+def eafo_tanh_jvp(x, epsilon, _d_x, _d_epsilon):
+    """EafoTanh derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = 0.5*x
+    _u1 = x - 4
+    _u2 = _u1.mul_(_u0).neg_()
+    _u3 = _u2.exp_()
+    _u4 = x + 4
+    _u5 = _u0.mul_(_u4).neg_()
+    _u6 = _u5.exp_()
+    _u7 = torch.mul(x, x, out=_u4)
+    _u8 = _u7.mul_(-0.7213475204444817)
+    _u9 = _u8.exp2_()
+    _u10 = 2*_u9
+    _u11 = _u10.add_(_u3).add_(_u6)
+    _u12 = torch.tanh(x)
+    _u13 = -0.25*_u12
+    _u14 = 0.125*x
+    _u15 = _u13.add_(_u14)
+    _u16 = _u12.square_()
+    _u17 = _u11*_finite(_u15, out=_u14)
+    _u18 = _u17.mul_(_d_epsilon)
+    _u19 = torch.mul(_u16, -1.0, out=_u14)
+    _u20 = _u16.mul_(0.25)
+    _u21 = _u20.add_(-0.125)
+    _u22 = _finite_(_u21).mul_(_u11)
+    _u23 = torch.mul(x, -1.0, out=_u10)
+    _u24 = _u23.add_(2)
+    _u25 = _finite_(_u24).mul_(_u3)
+    _u26 = torch.mul(x, -1.0, out=_u1)
+    _u27 = _u26.add_(-2)
+    _u28 = -2*x
+    _u29 = _u25.addcmul_(_finite_(_u27), _u6).addcmul_(_finite_(_u28), _u9)
+    _u30 = _finite_(_u15).mul_(_u29)
+    _u31 = _u19.addcmul_(_u22, epsilon).addcmul_(_u30, epsilon).add_(1)
+    _u32 = _u18.addcmul_(_d_x, _u31)
+    return (_u32).to(x.dtype)
+
+
+def eafo_tanh_hvp(x, epsilon, _d_x, _d_epsilon, grad_output):
+    """EafoTanh ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = 0.5*x
+    _u1 = x - 4
+    _u2 = _u1.mul_(_u0).neg_()
+    _u3 = _u2.exp_()
+    _u4 = x + 4
+    _u5 = _u0.mul_(_u4).neg_()
+    _u6 = _u5.exp_()
+    _u7 = torch.mul(x, x, out=_u4)
+    _u8 = -0.7213475204444817*_u7
+    _u9 = _u8.exp2_()
+    _u10 = 2*_u9
+    _u11 = _u10.add_(_u3).add_(_u6)
+    _u12 = torch.tanh(x)
+    _u13 = (_u12*_u12)
+    _u14 = x - 2
+    _u15 = x + 2
+    _u16 = _u3*_finite(_u14)
+    _u17 = 2*x
+    _u18 = _u16.addcmul_(_finite(_u15), _u6).addcmul_(_finite_(_u17), _u9)
+    _u19 = torch.mul(_u12, -2.0, out=_u17)
+    _u20 = _u19.add_(x)
+    _u21 = -_u20
+    _u22 = _finite_(_u21).mul_(_u18)
+    _u23 = _u22.mul_(0.125)
+    _u24 = 2*_u13
+    _u25 = _u24.add_(-1)
+    _u26 = _finite_(_u25).mul_(_u11)
+    _u27 = _u26.mul_(0.125)
+    _u28 = _u23.add_(_u27)
+    _u29 = torch.mul(_u13, 4.0, out=_u24)
+    _u30 = 0.125*epsilon
+    _u31 = _d_epsilon*_u28
+    _u32 = _u13.neg_()
+    _u33 = _u32.add_(1)
+    _u34 = _finite_(_u33).mul_(_u11)
+    _u35 = torch.addcmul(_u29, _u34, epsilon).add_(-4)
+    _u36 = _u12.mul_(4)
+    _u37 = _finite_(_u36).mul_(_u35)
+    _u38 = _u37.mul_(0.125)
+    _u39 = _u29.neg_()
+    _u40 = _u39.add_(2)
+    _u41 = _finite_(_u40).mul_(_u18)
+    _u42 = _u14.square_()
+    _u43 = _u42.add_(-1)
+    _u44 = _finite_(_u43).mul_(_u3)
+    _u45 = _u15.square_()
+    _u46 = _u45.add_(-1)
+    _u47 = _u7.mul_(2)
+    _u48 = _u47.add_(-2)
+    _u49 = _u44.addcmul_(_finite_(_u46), _u6).addcmul_(_finite_(_u48), _u9)
+    _u50 = _finite_(_u20).mul_(_u49)
+    _u51 = _u38.addcmul_(_u30, _u41).addcmul_(_u30, _u50)
+    _u52 = _u31.addcmul_(_d_x, _u51)
+    _u53 = _u52.mul_(grad_output)
+    _u54 = _u28.mul_(_d_x).mul_(grad_output)
+    return (_u53).to(x.dtype), (_u54)
+
+
+_EAFO_TANH_DERIVATIVES = _Derivatives(eafo_tanh_bwd_x, eafo_tanh_bwd, eafo_tanh_jvp, eafo_tanh_hvp)
+
+
+class _EafoTanhTraced(torch.autograd.Function):
+    """EafoTanh as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, epsilon):
-        ctx.save_for_backward(x, epsilon,)
+    def forward(x, epsilon):
         return eafo_tanh_fwd(x, epsilon)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, epsilon, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return eafo_tanh_bwd(x, epsilon, grad_output)
-        return (eafo_tanh_bwd_x(x, epsilon, grad_output), None,)
+        return _backward(ctx, grad_output, _EAFO_TANH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoTanhTraced, info, in_dims, args, None)
+
+
+class _EafoTanhFunction(_EafoTanhTraced):
+    """EafoTanh with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _EAFO_TANH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_EafoTanhFunction, info, in_dims, args, None)
 
 
 class EafoTanh(torch.nn.Module):
@@ -1137,36 +2737,69 @@ class EafoTanh(torch.nn.Module):
 
     ``f(x) = epsilon*(x/2 - tanh(x))*exp(-x**2/2)*cosh(x)**2 + tanh(x)``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        epsilon: initial value, learnable (nn.Parameter); default 0.01.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        epsilon: initial value, learnable (``nn.Parameter``). Default 0.01.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        device, dtype: where and how the learnable parameters are created.
     """
 
-    def __init__(self, epsilon: float = 0.01, inplace: bool = False) -> None:
+    def __init__(self, epsilon: float = 0.01, inplace: bool = False, *, device=None, dtype=None) -> None:
         super().__init__()
-        self.epsilon = torch.nn.Parameter(torch.tensor(float(epsilon)))
+        self.epsilon = torch.nn.Parameter(torch.full((), _number('EafoTanh', 'epsilon', epsilon), device=device, dtype=dtype))
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _EafoTanhFunction.apply(x, self.epsilon)
+        epsilon, = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return eafo_tanh_fwd_script(x, epsilon)
+        return self._autograd_function(x, epsilon)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (self.epsilon,)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, epsilon):
+        if _compiling():
+            return _EafoTanhTraced.apply(x, epsilon)
+        return _EafoTanhFunction.apply(x, epsilon)
 
     def extra_repr(self) -> str:
-        return f"epsilon={float(self.epsilon.detach()):g}"
+        return f"epsilon={_shown(self.epsilon)}" + (", inplace=True" if self.inplace else "")
 
 
 def elu_fwd(x, alpha):
     """ELU forward: ``Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u1 = torch.clamp(x, min=0.0)
+    _u1 = _at_least(x, 0.0)
     _u2 = -_u0
     _u3 = _u2.add_(1)
-    _u4 = torch.clamp(x, max=0.0)
+    _u4 = _at_most(x, 0.0)
     _u5 = _u4.expm1_()
     _u6 = _u3.mul_(_u5).mul_(alpha)
     _u7 = _u6.addcmul_(_u0, _u1)
     return (_u7).to(x.dtype)
+
+
+def elu_fwd_script(x, alpha):
+    """ELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_least(x, 0.0)
+    _u2 = _u0*_u1
+    _u3 = -_u0
+    _u4 = _u3 + 1
+    _u5 = _at_most(x, 0.0)
+    _u6 = torch.expm1(_u5)
+    _u7 = _u4*_u6*alpha
+    _u8 = _u2 + _u7
+    return (_u8).to(x.dtype)
 
 
 def elu_bwd_x(x, alpha, grad_output):
@@ -1174,7 +2807,7 @@ def elu_bwd_x(x, alpha, grad_output):
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u1 = -_u0
     _u2 = _u1.add_(1)
-    _u3 = torch.clamp(x, max=0.0)
+    _u3 = _at_most(x, 0.0)
     _u4 = _u3.mul_(1.4426950408889634)
     _u5 = _u4.exp2_()
     _u6 = _u2.mul_(_u5).mul_(alpha)
@@ -1186,7 +2819,7 @@ def elu_bwd_x(x, alpha, grad_output):
 def elu_bwd(x, alpha, grad_output):
     """ELU gradients with respect to x and alpha."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u1 = torch.clamp(x, max=0.0)
+    _u1 = _at_most(x, 0.0)
     _u2 = -_u0
     _u3 = _u2.add_(1)
     _u4 = 1.4426950408889634*_u1
@@ -1199,21 +2832,72 @@ def elu_bwd(x, alpha, grad_output):
     return (_u8).to(x.dtype), _reduce_to(_u10, alpha)
 
 
-class _ELUFunction(torch.autograd.Function):
-    """ELU with an analytic backward that saves only the input."""
+def elu_jvp(x, alpha, _d_x, _d_alpha):
+    """ELU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u2 = -_u1
+    _u3 = _u2.add_(1)
+    _u4 = 1.4426950408889634*_u0
+    _u5 = _u4.exp2_()
+    _u6 = _u5.mul_(_u3).mul_(alpha)
+    _u7 = _u1.add_(_u6)
+    _u8 = _u0.expm1_()
+    _u9 = _u3.mul_(_d_alpha).mul_(_u8)
+    _u10 = _u9.addcmul_(_d_x, _u7)
+    return (_u10).to(x.dtype)
+
+
+def elu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
+    """ELU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _u0.neg_()
+    _u2 = _u1.add_(1)
+    _u3 = _at_most(x, 0.0)
+    _u4 = _u3.mul_(1.4426950408889634)
+    _u5 = _u4.exp2_()
+    _u6 = _u2.mul_(_u5)
+    _u7 = _d_x*_u6
+    _u8 = _u6.mul_(_d_alpha)
+    _u9 = _u8.addcmul_(_u7, alpha)
+    _u10 = _u9.mul_(grad_output)
+    _u11 = _u7.mul_(grad_output)
+    return (_u10).to(x.dtype), (_u11)
+
+
+_ELU_DERIVATIVES = _Derivatives(elu_bwd_x, elu_bwd, elu_jvp, elu_hvp)
+
+
+class _ELUTraced(torch.autograd.Function):
+    """ELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, alpha):
-        ctx.save_for_backward(x, alpha,)
+    def forward(x, alpha):
         return elu_fwd(x, alpha)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, alpha, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return elu_bwd(x, alpha, grad_output)
-        return (elu_bwd_x(x, alpha, grad_output), None,)
+        return _backward(ctx, grad_output, _ELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_ELUTraced, info, in_dims, args, None)
+
+
+class _ELUFunction(_ELUTraced):
+    """ELU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _ELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_ELUFunction, info, in_dims, args, None)
 
 
 class ELU(torch.nn.Module):
@@ -1221,23 +2905,44 @@ class ELU(torch.nn.Module):
 
     ``f(x) = Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.ELU``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        alpha: initial value, fixed (buffer); default 1.0.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        alpha: ``alpha`` of the closed form, fixed (a float attribute, as in torch.nn). Default 1.0.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.register_buffer('alpha', torch.tensor(float(alpha)))
+        self.alpha = _number('ELU', 'alpha', alpha)
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _ELUFunction.apply(x, self.alpha)
+        alpha, = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return elu_fwd_script(x, alpha)
+        return self._autograd_function(x, alpha)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (_hyper(self.alpha, x),)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, alpha):
+        if _compiling():
+            return _ELUTraced.apply(x, alpha)
+        return _ELUFunction.apply(x, alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):g}"
+        return f"alpha={self.alpha!r}" + (", inplace=True" if self.inplace else "")
 
 
 def gelu_fwd(x):
@@ -1246,6 +2951,15 @@ def gelu_fwd(x):
     _u1 = -1.4142135623730951*_u0
     _u2 = _u1.erfc_()
     _u3 = _zero_wins_(_u0.mul_(_u2), _u2)
+    return (_u3).to(x.dtype)
+
+
+def gelu_fwd_script(x):
+    """GELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = 0.5*x
+    _u1 = -1.4142135623730951*_u0
+    _u2 = torch.special.erfc(_u1)
+    _u3 = torch.where(_u2 == 0, _u2, _u2*_u0)
     return (_u3).to(x.dtype)
 
 
@@ -1266,19 +2980,69 @@ def gelu_bwd_x(x, grad_output):
     return (_u11).to(x.dtype)
 
 
-class _GELUFunction(torch.autograd.Function):
-    """GELU with an analytic backward that saves only the input."""
+def gelu_jvp(x, _d_x):
+    """GELU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = 1.4142135623730951*x
+    _u1 = (x*x)
+    _u2 = _u1.mul_(-0.7213475204444817)
+    _u3 = _u2.exp2_()
+    _u4 = 0.5641895835477563*_u0
+    _u5 = _finite_(_u4).mul_(_u3)
+    _u6 = _u5.mul_(0.5)
+    _u7 = _u0.mul_(-0.5)
+    _u8 = _u7.erfc_()
+    _u9 = _u8.mul_(0.5)
+    _u10 = _u6.add_(_u9)
+    _u11 = _u10.mul_(_d_x)
+    return (_u11).to(x.dtype)
+
+
+def gelu_hvp(x, _d_x, grad_output):
+    """GELU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = (x*x)
+    _u1 = -0.7213475204444817*_u0
+    _u2 = _u1.exp2_()
+    _u3 = _u0.mul_(-0.5)
+    _u4 = _u3.add_(1)
+    _u5 = _u4.mul_(0.7978845608028654)
+    _u6 = _finite_(_u5).mul_(_u2)
+    _u7 = _u6.mul_(_d_x).mul_(grad_output)
+    return ((_u7).to(x.dtype),)
+
+
+_GELU_DERIVATIVES = _Derivatives(gelu_bwd_x, None, gelu_jvp, gelu_hvp)
+
+
+class _GELUTraced(torch.autograd.Function):
+    """GELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x,)
+    def forward(x):
         return gelu_fwd(x)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return gelu_bwd_x(x, grad_output)
+        return _backward(ctx, grad_output, _GELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_GELUTraced, info, in_dims, args, None)
+
+
+class _GELUFunction(_GELUTraced):
+    """GELU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _GELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_GELUFunction, info, in_dims, args, None)
 
 
 class GELU(torch.nn.Module):
@@ -1286,26 +3050,62 @@ class GELU(torch.nn.Module):
 
     ``f(x) = x*(erf(sqrt(2)*x/2) + 1)/2``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.GELU``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        approximate: 'none' only (the closed form printed here). Default 'none'.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
-    def __init__(self, inplace: bool = False) -> None:
+    def __init__(self, approximate: str = 'none', *, inplace: bool = False) -> None:
         super().__init__()
+        if approximate not in ('none',):
+            raise ValueError(f"GELU: approximate={approximate!r} has no printed closed form; choose 'none'")
+        self.approximate = approximate
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return gelu_fwd_script(x)
+        return self._autograd_function(x)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return ()
+
+    @torch.jit.unused
+    def _autograd_function(self, x):
+        if _compiling():
+            return _GELUTraced.apply(x)
         return _GELUFunction.apply(x)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}" + (", inplace=True" if self.inplace else "")
 
 
 def leaky_relu_fwd(x, alpha):
     """LeakyReLU forward: ``alpha*Min(0, x) + Max(0, x)``."""
-    _u0 = torch.clamp(x, max=0.0)
-    _u1 = torch.clamp(x, min=0.0)
+    _u0 = _at_most(x, 0.0)
+    _u1 = _at_least(x, 0.0)
     _u2 = _u1.addcmul_(_u0, alpha)
     return (_u2).to(x.dtype)
+
+
+def leaky_relu_fwd_script(x, alpha):
+    """LeakyReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = _u0*alpha
+    _u2 = _at_least(x, 0.0)
+    _u3 = _u1 + _u2
+    return (_u3).to(x.dtype)
 
 
 def leaky_relu_bwd_x(x, alpha, grad_output):
@@ -1325,26 +3125,66 @@ def leaky_relu_bwd(x, alpha, grad_output):
     _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u3 = _u2.addcmul_(_u1, alpha)
     _u4 = _u3.mul_(grad_output)
-    _u5 = torch.clamp(x, max=0.0, out=_u0)
+    _u5 = _at_most(x, 0.0, out=_u0)
     _u6 = _u5.mul_(grad_output)
     return (_u4).to(x.dtype), _reduce_to(_u6, alpha)
 
 
-class _LeakyReLUFunction(torch.autograd.Function):
-    """LeakyReLU with an analytic backward that saves only the input."""
+def leaky_relu_jvp(x, alpha, _d_x, _d_alpha):
+    """LeakyReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = _u0.mul_(_d_alpha)
+    _u2 = -x
+    _u3 = _u2.clamp_(0.0, 1.0).ceil_()
+    _u4 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u5 = _u4.addcmul_(_u3, alpha)
+    _u6 = _u1.addcmul_(_d_x, _u5)
+    return (_u6).to(x.dtype)
+
+
+def leaky_relu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
+    """LeakyReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = _u1.mul_(grad_output)
+    _u3 = _d_alpha*_u2
+    _u4 = _u2.mul_(_d_x)
+    return (_u3).to(x.dtype), (_u4)
+
+
+_LEAKY_RELU_DERIVATIVES = _Derivatives(leaky_relu_bwd_x, leaky_relu_bwd, leaky_relu_jvp, leaky_relu_hvp)
+
+
+class _LeakyReLUTraced(torch.autograd.Function):
+    """LeakyReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, alpha):
-        ctx.save_for_backward(x, alpha,)
+    def forward(x, alpha):
         return leaky_relu_fwd(x, alpha)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, alpha, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return leaky_relu_bwd(x, alpha, grad_output)
-        return (leaky_relu_bwd_x(x, alpha, grad_output), None,)
+        return _backward(ctx, grad_output, _LEAKY_RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_LeakyReLUTraced, info, in_dims, args, None)
+
+
+class _LeakyReLUFunction(_LeakyReLUTraced):
+    """LeakyReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _LEAKY_RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_LeakyReLUFunction, info, in_dims, args, None)
 
 
 class LeakyReLU(torch.nn.Module):
@@ -1352,36 +3192,65 @@ class LeakyReLU(torch.nn.Module):
 
     ``f(x) = alpha*Min(0, x) + Max(0, x)``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.LeakyReLU``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        alpha: initial value, fixed (buffer); default 0.01.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        negative_slope: ``alpha`` of the closed form, fixed (a float attribute, as in torch.nn). Default 0.01.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
-    def __init__(self, alpha: float = 0.01, inplace: bool = False) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.register_buffer('alpha', torch.tensor(float(alpha)))
+        self.negative_slope = _number('LeakyReLU', 'negative_slope', negative_slope)
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _LeakyReLUFunction.apply(x, self.alpha)
+        alpha, = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return leaky_relu_fwd_script(x, alpha)
+        return self._autograd_function(x, alpha)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (_hyper(self.negative_slope, x),)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, alpha):
+        if _compiling():
+            return _LeakyReLUTraced.apply(x, alpha)
+        return _LeakyReLUFunction.apply(x, alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):g}"
+        return f"negative_slope={self.negative_slope!r}" + (", inplace=True" if self.inplace else "")
 
 
 def mish_fwd(x):
     """Mish forward: ``x*tanh(log(exp(x) + 1))``."""
-    _u0 = torch.abs(x).neg_().exp_().log1p_().add_(torch.clamp(x, min=0.0))
+    _u0 = torch.abs(x).neg_().exp_().log1p_().add_(_at_least(x, 0.0))
     _u1 = _u0.tanh_()
     _u2 = _zero_wins_((_u1*x), _u1)
     return (_u2).to(x.dtype)
 
 
+def mish_fwd_script(x):
+    """Mish forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.log1p(torch.exp(-torch.abs(x))) + _at_least(x, 0.0)
+    _u1 = torch.tanh(_u0)
+    _u2 = torch.where(_u1 == 0, _u1, _u1*x)
+    return (_u2).to(x.dtype)
+
+
 def mish_bwd_x(x, grad_output):
     """Mish input gradient ``grad_output * df/dx``."""
-    _u0 = torch.abs(x).neg_().exp_().log1p_().add_(torch.clamp(x, min=0.0))
+    _u0 = torch.abs(x).neg_().exp_().log1p_().add_(_at_least(x, 0.0))
     _u1 = _u0.tanh_()
     _u2 = (_u1*_u1)
     _u3 = _u2.neg_()
@@ -1394,19 +3263,70 @@ def mish_bwd_x(x, grad_output):
     return (_u9).to(x.dtype)
 
 
-class _MishFunction(torch.autograd.Function):
-    """Mish with an analytic backward that saves only the input."""
+def mish_jvp(x, _d_x):
+    """Mish derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = torch.abs(x).neg_().exp_().log1p_().add_(_at_least(x, 0.0))
+    _u1 = _u0.tanh_()
+    _u2 = (_u1*_u1)
+    _u3 = _u2.neg_()
+    _u4 = _u3.add_(1)
+    _u5 = torch.sigmoid(x)
+    _u6 = _u4.mul_(_u5)
+    _u7 = _zero_wins_((_u6*x), _u6)
+    _u8 = _u1.add_(_u7)
+    _u9 = _u8.mul_(_d_x)
+    return (_u9).to(x.dtype)
+
+
+def mish_hvp(x, _d_x, grad_output):
+    """Mish ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = torch.sigmoid(x)
+    _u1 = torch.abs(x).neg_().exp_().log1p_().add_(_at_least(x, 0.0))
+    _u2 = _u1.tanh_()
+    _u3 = (_u2*_u2)
+    _u4 = _u3.add_(-1)
+    _u5 = _u4.mul_(_u0)
+    _u6 = _u0.addcmul_(_u0, _u2, value=2.0).add_(-1)
+    _u7 = _zero_wins_((_u6*x), _u6)
+    _u8 = _u7.add_(-2)
+    _u9 = _zero_wins_((_u5*1).mul_(_u8), _u5).add_(torch.clamp(_u8, 0.0, 0.0))
+    _u10 = _u9.mul_(_d_x).mul_(grad_output)
+    return ((_u10).to(x.dtype),)
+
+
+_MISH_DERIVATIVES = _Derivatives(mish_bwd_x, None, mish_jvp, mish_hvp)
+
+
+class _MishTraced(torch.autograd.Function):
+    """Mish as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x,)
+    def forward(x):
         return mish_fwd(x)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return mish_bwd_x(x, grad_output)
+        return _backward(ctx, grad_output, _MISH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_MishTraced, info, in_dims, args, None)
+
+
+class _MishFunction(_MishTraced):
+    """Mish with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _MISH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_MishFunction, info, in_dims, args, None)
 
 
 class Mish(torch.nn.Module):
@@ -1414,26 +3334,58 @@ class Mish(torch.nn.Module):
 
     ``f(x) = x*tanh(log(exp(x) + 1))``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.Mish``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return mish_fwd_script(x)
+        return self._autograd_function(x)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return ()
+
+    @torch.jit.unused
+    def _autograd_function(self, x):
+        if _compiling():
+            return _MishTraced.apply(x)
         return _MishFunction.apply(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 def prelu_fwd(x, alpha):
     """PReLU forward: ``alpha*Min(0, x) + Max(0, x)``."""
-    _u0 = torch.clamp(x, max=0.0)
-    _u1 = torch.clamp(x, min=0.0)
+    _u0 = _at_most(x, 0.0)
+    _u1 = _at_least(x, 0.0)
     _u2 = _u1.addcmul_(_u0, alpha)
     return (_u2).to(x.dtype)
+
+
+def prelu_fwd_script(x, alpha):
+    """PReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = _u0*alpha
+    _u2 = _at_least(x, 0.0)
+    _u3 = _u1 + _u2
+    return (_u3).to(x.dtype)
 
 
 def prelu_bwd_x(x, alpha, grad_output):
@@ -1453,26 +3405,66 @@ def prelu_bwd(x, alpha, grad_output):
     _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u3 = _u2.addcmul_(_u1, alpha)
     _u4 = _u3.mul_(grad_output)
-    _u5 = torch.clamp(x, max=0.0, out=_u0)
+    _u5 = _at_most(x, 0.0, out=_u0)
     _u6 = _u5.mul_(grad_output)
     return (_u4).to(x.dtype), _reduce_to(_u6, alpha)
 
 
-class _PReLUFunction(torch.autograd.Function):
-    """PReLU with an analytic backward that saves only the input."""
+def prelu_jvp(x, alpha, _d_x, _d_alpha):
+    """PReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = _u0.mul_(_d_alpha)
+    _u2 = -x
+    _u3 = _u2.clamp_(0.0, 1.0).ceil_()
+    _u4 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u5 = _u4.addcmul_(_u3, alpha)
+    _u6 = _u1.addcmul_(_d_x, _u5)
+    return (_u6).to(x.dtype)
+
+
+def prelu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
+    """PReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = -x
+    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
+    _u2 = _u1.mul_(grad_output)
+    _u3 = _d_alpha*_u2
+    _u4 = _u2.mul_(_d_x)
+    return (_u3).to(x.dtype), (_u4)
+
+
+_PRELU_DERIVATIVES = _Derivatives(prelu_bwd_x, prelu_bwd, prelu_jvp, prelu_hvp)
+
+
+class _PReLUTraced(torch.autograd.Function):
+    """PReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, alpha):
-        ctx.save_for_backward(x, alpha,)
+    def forward(x, alpha):
         return prelu_fwd(x, alpha)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, alpha, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return prelu_bwd(x, alpha, grad_output)
-        return (prelu_bwd_x(x, alpha, grad_output), None,)
+        return _backward(ctx, grad_output, _PRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_PReLUTraced, info, in_dims, args, None)
+
+
+class _PReLUFunction(_PReLUTraced):
+    """PReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _PRELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_PReLUFunction, info, in_dims, args, None)
 
 
 class PReLU(torch.nn.Module):
@@ -1480,28 +3472,61 @@ class PReLU(torch.nn.Module):
 
     ``f(x) = alpha*Min(0, x) + Max(0, x)``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.PReLU``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        alpha: initial value, learnable (nn.Parameter); default 0.25.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        num_parameters: entries of ``weight``: 1, or the input's channels (dim 1). Default 1.
+        init: initial value of the learnable ``weight`` (``alpha`` of the closed form). Default 0.25.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        device, dtype: where and how the learnable parameters are created.
     """
 
-    def __init__(self, alpha: float = 0.25, inplace: bool = False) -> None:
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, *, inplace: bool = False, device=None, dtype=None) -> None:
         super().__init__()
-        self.alpha = torch.nn.Parameter(torch.tensor(float(alpha)))
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive integer, got {num_parameters!r}")
+        self.num_parameters = num_parameters
+        self.init = _number('PReLU', 'init', init)
+        self.inplace = inplace
+        self.weight = torch.nn.Parameter(torch.full((num_parameters,), self.init, device=device, dtype=dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _PReLUFunction.apply(x, self.alpha)
+        alpha, = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return prelu_fwd_script(x, alpha)
+        return self._autograd_function(x, alpha)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (_channels(self.weight, x),)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, alpha):
+        if _compiling():
+            return _PReLUTraced.apply(x, alpha)
+        return _PReLUFunction.apply(x, alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):g}"
+        return f"num_parameters={self.num_parameters}" + (", inplace=True" if self.inplace else "")
 
 
 def relu_fwd(x):
     """ReLU forward: ``Max(0, x)``."""
-    _u0 = torch.clamp(x, min=0.0)
+    _u0 = _at_least(x, 0.0)
+    return (_u0).to(x.dtype)
+
+
+def relu_fwd_script(x):
+    """ReLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = _at_least(x, 0.0)
     return (_u0).to(x.dtype)
 
 
@@ -1512,19 +3537,51 @@ def relu_bwd_x(x, grad_output):
     return (_u1).to(x.dtype)
 
 
-class _ReLUFunction(torch.autograd.Function):
-    """ReLU with an analytic backward that saves only the input."""
+def relu_jvp(x, _d_x):
+    """ReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _u0.mul_(_d_x)
+    return (_u1).to(x.dtype)
+
+
+def relu_hvp(x, _d_x, grad_output):
+    """ReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    return (torch.zeros_like(x),)
+
+
+_RELU_DERIVATIVES = _Derivatives(relu_bwd_x, None, relu_jvp, relu_hvp)
+
+
+class _ReLUTraced(torch.autograd.Function):
+    """ReLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x,)
+    def forward(x):
         return relu_fwd(x)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return relu_bwd_x(x, grad_output)
+        return _backward(ctx, grad_output, _RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_ReLUTraced, info, in_dims, args, None)
+
+
+class _ReLUFunction(_ReLUTraced):
+    """ReLU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _RELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_ReLUFunction, info, in_dims, args, None)
 
 
 class ReLU(torch.nn.Module):
@@ -1532,27 +3589,50 @@ class ReLU(torch.nn.Module):
 
     ``f(x) = Max(0, x)``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.ReLU``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return relu_fwd_script(x)
+        return self._autograd_function(x)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return ()
+
+    @torch.jit.unused
+    def _autograd_function(self, x):
+        if _compiling():
+            return _ReLUTraced.apply(x)
         return _ReLUFunction.apply(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 def selu_fwd(x, alpha, lambda_):
     """SELU forward: ``lambda_*Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u1 = torch.clamp(x, min=0.0)
+    _u1 = _at_least(x, 0.0)
     _u2 = -_u0
     _u3 = _u2.add_(1)
-    _u4 = torch.clamp(x, max=0.0)
+    _u4 = _at_most(x, 0.0)
     _u5 = _u4.expm1_()
     _u6 = _u3.mul_(_u5).mul_(alpha)
     _u7 = _u6.addcmul_(_u0, _u1)
@@ -1560,12 +3640,27 @@ def selu_fwd(x, alpha, lambda_):
     return (_u8).to(x.dtype)
 
 
+def selu_fwd_script(x, alpha, lambda_):
+    """SELU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_least(x, 0.0)
+    _u2 = _u0*_u1
+    _u3 = -_u0
+    _u4 = _u3 + 1
+    _u5 = _at_most(x, 0.0)
+    _u6 = torch.expm1(_u5)
+    _u7 = _u4*_u6*alpha
+    _u8 = _u2 + _u7
+    _u9 = _u8*lambda_
+    return (_u9).to(x.dtype)
+
+
 def selu_bwd_x(x, alpha, lambda_, grad_output):
     """SELU input gradient ``grad_output * df/dx``."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u1 = -_u0
     _u2 = _u1.add_(1)
-    _u3 = torch.clamp(x, max=0.0)
+    _u3 = _at_most(x, 0.0)
     _u4 = _u3.mul_(1.4426950408889634)
     _u5 = _u4.exp2_()
     _u6 = _u2.mul_(_u5).mul_(alpha)
@@ -1577,7 +3672,7 @@ def selu_bwd_x(x, alpha, lambda_, grad_output):
 def selu_bwd(x, alpha, lambda_, grad_output):
     """SELU gradients with respect to x and alpha, lambda_."""
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u1 = torch.clamp(x, max=0.0)
+    _u1 = _at_most(x, 0.0)
     _u2 = -_u0
     _u3 = _u2.add_(1)
     _u4 = _u3*alpha
@@ -1588,28 +3683,92 @@ def selu_bwd(x, alpha, lambda_, grad_output):
     _u9 = torch.addcmul(_u0, _u4, _u8)
     _u10 = _u9.mul_(_u5)
     _u11 = _u3.mul_(_u5).mul_(_u6)
-    _u12 = torch.clamp(x, min=0.0, out=_u1)
+    _u12 = _at_least(x, 0.0, out=_u1)
     _u13 = _u0.mul_(_u12)
     _u14 = _u13.addcmul_(_u4, _u6)
     _u15 = _u14.mul_(grad_output)
     return (_u10).to(x.dtype), _reduce_to(_u11, alpha), _reduce_to(_u15, lambda_)
 
 
-class _SELUFunction(torch.autograd.Function):
-    """SELU with an analytic backward that saves only the input."""
+def selu_jvp(x, alpha, lambda_, _d_x, _d_alpha, _d_lambda_):
+    """SELU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = _at_most(x, 0.0)
+    _u1 = torch.expm1(_u0)
+    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u3 = -_u2
+    _u4 = _u3.add_(1)
+    _u5 = _u4*alpha
+    _u6 = _u1*_u5
+    _u7 = _at_least(x, 0.0)
+    _u8 = _u6.addcmul_(_u2, _u7)
+    _u9 = _u0.mul_(1.4426950408889634)
+    _u10 = _u9.exp2_()
+    _u11 = _u2.addcmul_(_u10, _u5)
+    _u12 = _u11.mul_(_d_x).mul_(lambda_)
+    _u13 = _u1.mul_(_d_alpha).mul_(_u4).mul_(lambda_)
+    _u14 = _u12.addcmul_(_d_lambda_, _u8).add_(_u13)
+    return (_u14).to(x.dtype)
+
+
+def selu_hvp(x, alpha, lambda_, _d_x, _d_alpha, _d_lambda_, grad_output):
+    """SELU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = _at_most(x, 0.0)
+    _u4 = 1.4426950408889634*_u3
+    _u5 = _u4.exp2_()
+    _u6 = _u5.mul_(_u2)
+    _u7 = _u6*lambda_
+    _u8 = _u6.mul_(alpha)
+    _u9 = _u0.add_(_u8)
+    _u10 = _u3.expm1_()
+    _u11 = _u10.mul_(_u2)
+    _u12 = _u8.mul_(_d_x).mul_(lambda_)
+    _u13 = _u12.addcmul_(_d_alpha, _u7).addcmul_(_d_lambda_, _u9)
+    _u14 = _u13.mul_(grad_output)
+    _u15 = _u7.mul_(_d_x)
+    _u16 = _u15.addcmul_(_d_lambda_, _u11)
+    _u17 = _u16.mul_(grad_output)
+    _u18 = _u9.mul_(_d_x)
+    _u19 = _u18.addcmul_(_d_alpha, _u11)
+    _u20 = _u19.mul_(grad_output)
+    return (_u14).to(x.dtype), (_u17), (_u20)
+
+
+_SELU_DERIVATIVES = _Derivatives(selu_bwd_x, selu_bwd, selu_jvp, selu_hvp)
+
+
+class _SELUTraced(torch.autograd.Function):
+    """SELU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, alpha, lambda_):
-        ctx.save_for_backward(x, alpha, lambda_,)
+    def forward(x, alpha, lambda_):
         return selu_fwd(x, alpha, lambda_)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, alpha, lambda_, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return selu_bwd(x, alpha, lambda_, grad_output)
-        return (selu_bwd_x(x, alpha, lambda_, grad_output), None, None,)
+        return _backward(ctx, grad_output, _SELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SELUTraced, info, in_dims, args, None)
+
+
+class _SELUFunction(_SELUTraced):
+    """SELU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _SELU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SELUFunction, info, in_dims, args, None)
 
 
 class SELU(torch.nn.Module):
@@ -1617,29 +3776,56 @@ class SELU(torch.nn.Module):
 
     ``f(x) = lambda_*Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.SELU``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        alpha: initial value, fixed (buffer); default 1.6732632423543772.
-        lambda_: initial value, fixed (buffer); default 1.0507009873554805.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
+        alpha: fixed (a float attribute). Default 1.6732632423543772.
+        lambda_: fixed (a float attribute). Default 1.0507009873554805.
     """
 
-    def __init__(self, alpha: float = 1.6732632423543772, lambda_: float = 1.0507009873554805, inplace: bool = False) -> None:
+    def __init__(self, inplace: bool = False, *, alpha: float = 1.6732632423543772, lambda_: float = 1.0507009873554805) -> None:
         super().__init__()
-        self.register_buffer('alpha', torch.tensor(float(alpha)))
-        self.register_buffer('lambda_', torch.tensor(float(lambda_)))
+        self.inplace = inplace
+        self.alpha = _number('SELU', 'alpha', alpha)
+        self.lambda_ = _number('SELU', 'lambda_', lambda_)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _SELUFunction.apply(x, self.alpha, self.lambda_)
+        alpha, lambda_ = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return selu_fwd_script(x, alpha, lambda_)
+        return self._autograd_function(x, alpha, lambda_)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (_hyper(self.alpha, x), _hyper(self.lambda_, x),)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, alpha, lambda_):
+        if _compiling():
+            return _SELUTraced.apply(x, alpha, lambda_)
+        return _SELUFunction.apply(x, alpha, lambda_)
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):g}, lambda_={float(self.lambda_.detach()):g}"
+        return "inplace=True" if self.inplace else ""
 
 
 def sigmoid_fwd(x):
     """Sigmoid forward: ``1/(1 + exp(-x))``."""
+    _u0 = torch.sigmoid(x)
+    return (_u0).to(x.dtype)
+
+
+def sigmoid_fwd_script(x):
+    """Sigmoid forward with no in-place write: what TorchScript runs and differentiates."""
     _u0 = torch.sigmoid(x)
     return (_u0).to(x.dtype)
 
@@ -1653,19 +3839,58 @@ def sigmoid_bwd_x(x, grad_output):
     return (_u3).to(x.dtype)
 
 
-class _SigmoidFunction(torch.autograd.Function):
-    """Sigmoid with an analytic backward that saves only the input."""
+def sigmoid_jvp(x, _d_x):
+    """Sigmoid derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = torch.sigmoid(x)
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = _u0.mul_(_d_x).mul_(_u2)
+    return (_u3).to(x.dtype)
+
+
+def sigmoid_hvp(x, _d_x, grad_output):
+    """Sigmoid ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = torch.sigmoid(x)
+    _u1 = _u0 - 1
+    _u2 = 2*_u0
+    _u3 = _u2.add_(-1)
+    _u4 = _u0.mul_(_d_x).mul_(_u1).mul_(_u3).mul_(grad_output)
+    return ((_u4).to(x.dtype),)
+
+
+_SIGMOID_DERIVATIVES = _Derivatives(sigmoid_bwd_x, None, sigmoid_jvp, sigmoid_hvp)
+
+
+class _SigmoidTraced(torch.autograd.Function):
+    """Sigmoid as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x,)
+    def forward(x):
         return sigmoid_fwd(x)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return sigmoid_bwd_x(x, grad_output)
+        return _backward(ctx, grad_output, _SIGMOID_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SigmoidTraced, info, in_dims, args, None)
+
+
+class _SigmoidFunction(_SigmoidTraced):
+    """Sigmoid with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _SIGMOID_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SigmoidFunction, info, in_dims, args, None)
 
 
 class Sigmoid(torch.nn.Module):
@@ -1673,24 +3898,54 @@ class Sigmoid(torch.nn.Module):
 
     ``f(x) = 1/(1 + exp(-x))``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.Sigmoid``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
-    def __init__(self, inplace: bool = False) -> None:
+    def __init__(self, *, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return sigmoid_fwd_script(x)
+        return self._autograd_function(x)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return ()
+
+    @torch.jit.unused
+    def _autograd_function(self, x):
+        if _compiling():
+            return _SigmoidTraced.apply(x)
         return _SigmoidFunction.apply(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 def silu_fwd(x):
     """SiLU forward: ``x/(1 + exp(-x))``."""
     _u0 = torch.sigmoid(x)
     _u1 = _zero_wins_((_u0*x), _u0)
+    return (_u1).to(x.dtype)
+
+
+def silu_fwd_script(x):
+    """SiLU forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.sigmoid(x)
+    _u1 = torch.where(_u0 == 0, _u0, _u0*x)
     return (_u1).to(x.dtype)
 
 
@@ -1701,24 +3956,70 @@ def silu_bwd_x(x, grad_output):
     _u2 = _u1.add_(1)
     _u3 = _zero_wins_((_u2*x), _u2)
     _u4 = _u3.add_(1)
-    _u5 = _zero_wins_((_u0*1).mul_(_u4), _u0, _u4)
+    _u5 = _zero_wins_((_u0*1).mul_(_u4), _u0).add_(torch.clamp(_u4, 0.0, 0.0))
     _u6 = _u5.mul_(grad_output)
     return (_u6).to(x.dtype)
 
 
-class _SiLUFunction(torch.autograd.Function):
-    """SiLU with an analytic backward that saves only the input."""
+def silu_jvp(x, _d_x):
+    """SiLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = torch.sigmoid(x)
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = _zero_wins_((_u2*x), _u2)
+    _u4 = _u3.add_(1)
+    _u5 = _zero_wins_((_u0*1).mul_(_u4), _u0).add_(torch.clamp(_u4, 0.0, 0.0))
+    _u6 = _u5.mul_(_d_x)
+    return (_u6).to(x.dtype)
+
+
+def silu_hvp(x, _d_x, grad_output):
+    """SiLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = torch.sigmoid(x)
+    _u1 = _u0 - 1
+    _u2 = _u1.mul_(_u0)
+    _u3 = _u0.mul_(2)
+    _u4 = _u3.add_(-1)
+    _u5 = _zero_wins_((_u4*x), _u4)
+    _u6 = _u5.add_(-2)
+    _u7 = _zero_wins_((_u2*1).mul_(_u6), _u2).add_(torch.clamp(_u6, 0.0, 0.0))
+    _u8 = _u7.mul_(_d_x).mul_(grad_output)
+    return ((_u8).to(x.dtype),)
+
+
+_SILU_DERIVATIVES = _Derivatives(silu_bwd_x, None, silu_jvp, silu_hvp)
+
+
+class _SiLUTraced(torch.autograd.Function):
+    """SiLU as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x,)
+    def forward(x):
         return silu_fwd(x)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return silu_bwd_x(x, grad_output)
+        return _backward(ctx, grad_output, _SILU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SiLUTraced, info, in_dims, args, None)
+
+
+class _SiLUFunction(_SiLUTraced):
+    """SiLU with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _SILU_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SiLUFunction, info, in_dims, args, None)
 
 
 class SiLU(torch.nn.Module):
@@ -1726,26 +4027,58 @@ class SiLU(torch.nn.Module):
 
     ``f(x) = x/(1 + exp(-x))``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.SiLU``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return silu_fwd_script(x)
+        return self._autograd_function(x)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return ()
+
+    @torch.jit.unused
+    def _autograd_function(self, x):
+        if _compiling():
+            return _SiLUTraced.apply(x)
         return _SiLUFunction.apply(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 def softplus_fwd(x, beta):
     """Softplus forward: ``log(exp(beta*x) + 1)/beta``."""
     _u0 = torch.reciprocal(beta)
     _u1 = beta*x
-    _u2 = torch.abs(_u1).neg_().exp_().log1p_().add_(torch.clamp(_u1, min=0.0))
+    _u2 = torch.abs(_u1).neg_().exp_().log1p_().add_(_at_least(_u1, 0.0))
     _u3 = _u2.mul_(_u0)
+    return (_u3).to(x.dtype)
+
+
+def softplus_fwd_script(x, beta):
+    """Softplus forward with no in-place write: what TorchScript runs and differentiates."""
+    _u0 = torch.reciprocal(beta)
+    _u1 = beta*x
+    _u2 = torch.log1p(torch.exp(-torch.abs(_u1))) + _at_least(_u1, 0.0)
+    _u3 = _u0*_u2
     return (_u3).to(x.dtype)
 
 
@@ -1763,28 +4096,84 @@ def softplus_bwd(x, beta, grad_output):
     _u1 = torch.sigmoid(_u0)
     _u2 = torch.reciprocal(beta)
     _u3 = _u1*grad_output
-    _u4 = torch.abs(_u0).neg_().exp_().log1p_().add_(torch.clamp(_u0, min=0.0))
+    _u4 = torch.abs(_u0).neg_().exp_().log1p_().add_(_at_least(_u0, 0.0))
     _u5 = _zero_wins_((_u1*x), _u1)
     _u6 = _u5.addcmul_(_u2, _u4, value=-1.0)
     _u7 = _u6.mul_(_u2).mul_(grad_output)
     return (_u3).to(x.dtype), _reduce_to(_u7, beta)
 
 
-class _SoftplusFunction(torch.autograd.Function):
-    """Softplus with an analytic backward that saves only the input."""
+def softplus_jvp(x, beta, _d_x, _d_beta):
+    """Softplus derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = beta*x
+    _u1 = torch.sigmoid(_u0)
+    _u2 = torch.reciprocal(beta)
+    _u3 = torch.abs(_u0).neg_().exp_().log1p_().add_(_at_least(_u0, 0.0))
+    _u4 = _zero_wins_((_u1*x), _u1)
+    _u5 = _u4.addcmul_(_u2, _u3, value=-1.0)
+    _u6 = _u5.mul_(_d_beta).mul_(_u2)
+    _u7 = _u6.addcmul_(_d_x, _u1)
+    return (_u7).to(x.dtype)
+
+
+def softplus_hvp(x, beta, _d_x, _d_beta, grad_output):
+    """Softplus ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = beta*x
+    _u1 = torch.sigmoid(_u0)
+    _u2 = _u1 - 1
+    _u3 = _u1*_u2
+    _u4 = -x
+    _u5 = _zero_wins_((_u3*_u4), _u3)
+    _u6 = torch.reciprocal(beta)
+    _u7 = _u3.mul_(_d_x).mul_(beta).neg_()
+    _u8 = _u7.addcmul_(_d_beta, _u5)
+    _u9 = _u8.mul_(grad_output)
+    _u10 = torch.pow(beta, -2)
+    _u11 = torch.abs(_u0).neg_().exp_().log1p_().add_(_at_least(_u0, 0.0))
+    _u12 = 2*_u6
+    _u13 = _zero_wins_((_u2*x), _u2)
+    _u14 = _u13.add_(_u12)
+    _u15 = _zero_wins_(_u4.mul_(_u1).mul_(_u14), _u1).add_(torch.clamp(_u14, 0.0, 0.0))
+    _u16 = _u15.addcmul_(_u10, _u11, value=2.0)
+    _u17 = _u16.mul_(_d_beta).mul_(_u6)
+    _u18 = _u17.addcmul_(_d_x, _u5)
+    _u19 = _u18.mul_(grad_output)
+    return (_u9).to(x.dtype), (_u19)
+
+
+_SOFTPLUS_DERIVATIVES = _Derivatives(softplus_bwd_x, softplus_bwd, softplus_jvp, softplus_hvp)
+
+
+class _SoftplusTraced(torch.autograd.Function):
+    """Softplus as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x, beta):
-        ctx.save_for_backward(x, beta,)
+    def forward(x, beta):
         return softplus_fwd(x, beta)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, beta, = ctx.saved_tensors
-        if any(ctx.needs_input_grad[1:]):
-            return softplus_bwd(x, beta, grad_output)
-        return (softplus_bwd_x(x, beta, grad_output), None,)
+        return _backward(ctx, grad_output, _SOFTPLUS_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SoftplusTraced, info, in_dims, args, None)
+
+
+class _SoftplusFunction(_SoftplusTraced):
+    """Softplus with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _SOFTPLUS_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_SoftplusFunction, info, in_dims, args, None)
 
 
 class Softplus(torch.nn.Module):
@@ -1792,27 +4181,56 @@ class Softplus(torch.nn.Module):
 
     ``f(x) = log(exp(beta*x) + 1)/beta``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.Softplus``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        beta: initial value, fixed (buffer); default 1.0.
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        beta: ``beta`` of the closed form, fixed (a float attribute, as in torch.nn). Default 1.0.
+        threshold: accepted and kept for torch.nn compatibility; no effect (the printed form is exact and finite at every input). Default 20.0.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
-    def __init__(self, beta: float = 1.0, inplace: bool = False) -> None:
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0, *, inplace: bool = False) -> None:
         super().__init__()
-        self.register_buffer('beta', torch.tensor(float(beta)))
+        self.beta = _number('Softplus', 'beta', beta)
+        self.threshold = _number('Softplus', 'threshold', threshold)
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _SoftplusFunction.apply(x, self.beta)
+        beta, = self._arguments(x)
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return softplus_fwd_script(x, beta)
+        return self._autograd_function(x, beta)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return (_hyper(self.beta, x),)
+
+    @torch.jit.unused
+    def _autograd_function(self, x, beta):
+        if _compiling():
+            return _SoftplusTraced.apply(x, beta)
+        return _SoftplusFunction.apply(x, beta)
 
     def extra_repr(self) -> str:
-        return f"beta={float(self.beta.detach()):g}"
+        return f"beta={self.beta!r}, threshold={self.threshold!r}" + (", inplace=True" if self.inplace else "")
 
 
 def tanh_fwd(x):
     """Tanh forward: ``tanh(x)``."""
+    _u0 = torch.tanh(x)
+    return (_u0).to(x.dtype)
+
+
+def tanh_fwd_script(x):
+    """Tanh forward with no in-place write: what TorchScript runs and differentiates."""
     _u0 = torch.tanh(x)
     return (_u0).to(x.dtype)
 
@@ -1827,19 +4245,58 @@ def tanh_bwd_x(x, grad_output):
     return (_u4).to(x.dtype)
 
 
-class _TanhFunction(torch.autograd.Function):
-    """Tanh with an analytic backward that saves only the input."""
+def tanh_jvp(x, _d_x):
+    """Tanh derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
+    _u0 = torch.tanh(x)
+    _u1 = _u0.square_()
+    _u2 = _u1.neg_()
+    _u3 = _u2.add_(1)
+    _u4 = _u3.mul_(_d_x)
+    return (_u4).to(x.dtype)
+
+
+def tanh_hvp(x, _d_x, grad_output):
+    """Tanh ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
+    _u0 = torch.tanh(x)
+    _u1 = (_u0*_u0)
+    _u2 = _u1.add_(-1)
+    _u3 = _u0.mul_(_d_x).mul_(_u2).mul_(grad_output).mul_(2)
+    return ((_u3).to(x.dtype),)
+
+
+_TANH_DERIVATIVES = _Derivatives(tanh_bwd_x, None, tanh_jvp, tanh_hvp)
+
+
+class _TanhTraced(torch.autograd.Function):
+    """Tanh as torch.compile and torch.export trace it: no jvp (Dynamo traces none)."""
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x,)
+    def forward(x):
         return tanh_fwd(x)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
+
+    @staticmethod
     def backward(ctx, grad_output):
-        x, = ctx.saved_tensors
-        return tanh_bwd_x(x, grad_output)
+        return _backward(ctx, grad_output, _TANH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_TanhTraced, info, in_dims, args, None)
+
+
+class _TanhFunction(_TanhTraced):
+    """Tanh with printed derivatives; saves only its inputs (x and the parameters)."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        return _jvp(ctx, tangents, _TANH_DERIVATIVES)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _vmap(_TanhFunction, info, in_dims, args, None)
 
 
 class Tanh(torch.nn.Module):
@@ -1847,18 +4304,41 @@ class Tanh(torch.nn.Module):
 
     ``f(x) = tanh(x)``
 
-    Forward and backward are printed from the closed form and its SymPy
-    derivatives; backward saves only the input.
+    The namesake of ``torch.nn.Tanh``: the same constructor arguments,
+    attributes and ``state_dict`` keys (a torch.nn checkpoint loads).
+
+    Forward and derivatives are printed from the closed form and its SymPy
+    derivatives (first and second); backward saves only the input. The class works
+    with torch.func (vmap, grad, jacrev, jacfwd, hessian), double backward,
+    torch.compile, torch.export and ONNX, and TorchScript.
 
     Args:
-        inplace: accepted for timm's ``act_layer(inplace=...)``; ignored.
+        inplace: accepted for torch.nn and timm (``act_layer(inplace=...)``); the result is always a new tensor, since the analytic backward needs the input.
     """
 
-    def __init__(self, inplace: bool = False) -> None:
+    def __init__(self, *, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            # TorchScript runs no autograd Function: the printed forward, differentiated
+            # by TorchScript's autograd.
+            return tanh_fwd_script(x)
+        return self._autograd_function(x)
+
+    def _arguments(self, x: torch.Tensor):
+        """The tensors the printed functions take after x, in ``PARAMETERS`` order."""
+        return ()
+
+    @torch.jit.unused
+    def _autograd_function(self, x):
+        if _compiling():
+            return _TanhTraced.apply(x)
         return _TanhFunction.apply(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 #: Registry name -> class, as in eafo_sym.catalog.
@@ -1918,3 +4398,95 @@ def get_act_layer(name):
         raise ValueError(
             f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}"
         ) from None
+
+
+#: Where timm keeps its activation classes by name (``timm.layers.create_act``).
+_TIMM_REGISTRY = "timm.layers.create_act"
+
+
+def register_timm(classes=None, *, override: bool = False) -> list[str]:
+    """Make the activations' registry names work as timm's ``act_layer`` names.
+
+    After it, ``timm.create_model(..., act_layer="crrelu")`` builds the model with
+    :class:`CRReLU`. timm has no public registration call: the names go into the dict
+    its ``get_act_layer`` reads. Called automatically when this module is imported
+    after timm, and when timm is imported after this module (an import hook), with
+    the defaults.
+
+    Args:
+        classes: Registry name -> class (default: this module's ``ACTIVATIONS``;
+            ``eafo_sym.fused.ACTIVATIONS`` registers the fused classes).
+        override: Also replace timm's own classes of the same name (``"gelu"``,
+            ``"silu"``, ...); by default only names timm does not know are added.
+
+    Returns:
+        The names registered.
+
+    Raises:
+        ImportError: timm is not importable.
+    """
+    import importlib
+
+    registry = importlib.import_module(_TIMM_REGISTRY)
+    classes = ACTIVATIONS if classes is None else classes
+    tables = [registry._ACT_LAYER_DEFAULT]
+    tables += [t for t in (getattr(registry, "_ACT_LAYER_ME", None),) if isinstance(t, dict)]
+    done = []
+    for name, cls in sorted(classes.items()):
+        if name in tables[0] and not override:
+            continue
+        for table in tables:
+            if table is tables[0] or name in table:
+                table[name] = cls
+        done.append(name)
+    return done
+
+
+class _AfterTimmImport:
+    """An import hook: runs :func:`register_timm` once timm's activation registry is loaded."""
+
+    def __init__(self) -> None:
+        self.busy = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != _TIMM_REGISTRY or self.busy:
+            return None
+        import importlib.util
+
+        self.busy = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.busy = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module) -> None:
+            run(module)
+            _register_quietly()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _register_quietly() -> None:
+    """:func:`register_timm` with the defaults; a timm it cannot read: a warning, not an error."""
+    try:
+        register_timm()
+    except Exception as err:  # a timm whose registry moved must not break its own import
+        import warnings
+
+        warnings.warn(f"eafo_sym.nn: could not register with timm: {err}", stacklevel=2)
+
+
+def _register_with_timm() -> None:
+    import sys
+
+    if _TIMM_REGISTRY in sys.modules:
+        _register_quietly()
+    elif not any(isinstance(f, _AfterTimmImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterTimmImport())
+
+
+_register_with_timm()

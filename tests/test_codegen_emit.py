@@ -93,3 +93,20 @@ def test_piecewise_with_a_branch_infinite_at_the_threshold_keeps_where():
     two_conditions = sp.Piecewise((x, sp.And(x > 0, x < 1)), (0, True))
     assert piecewise_as_blend(two_conditions, x) == two_conditions
 
+
+
+def test_emitter_without_in_place_writes_only_fresh_tensors():
+    """What TorchScript differentiates: no in-place method, no out= buffer, no folded product."""
+    import re
+
+    from eafo_sym.codegen.assemblers.torch import _emit_torch
+    from eafo_sym.codegen.printers.torch import EafoTorchModulePrinter
+    from eafo_sym.codegen.registry import registry_forms
+
+    for form in registry_forms():
+        lines, _ = _emit_torch([form.forward], EafoTorchModulePrinter(in_place=False))
+        for line in lines:
+            code = line.split("=", 1)[1]
+            assert "out=" not in code and "addcmul" not in code, line
+            assert "_finite_(" not in code and "_zero_wins_(" not in code, line
+            assert not re.search(r"\._?[a-z0-9]+_\(", code.replace(".ceil_()", "")), line

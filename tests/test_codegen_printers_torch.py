@@ -133,3 +133,15 @@ def test_merged_exponentials_and_sigmoid_polynomials_stay_finite():
     r = sp.exp(x) / (1 + sp.exp(x)) ** 2
     assert _torch_eval(r, [800.0, -800.0]).tolist() == [0.0, 0.0]
     assert float(_torch_eval(r, [0.0])[0]) == 0.25
+
+
+def test_module_printer_prints_one_sided_clamps_through_the_file_helpers():
+    from eafo_sym.codegen.printers.torch import EafoTorchModulePrinter
+    from eafo_sym.codegen.stable import softplus
+
+    pr = EafoTorchModulePrinter()
+    assert pr.doprint(sp.Max(0, x)) == "_at_least(x, 0.0)"
+    assert pr.doprint(sp.Min(2, x)) == "_at_most(x, 2.0)"
+    assert "torch.clamp" not in pr.doprint(softplus(x))
+    pure = EafoTorchModulePrinter(in_place=False).doprint(softplus(x))
+    assert "_(" not in pure and pure.startswith("torch.log1p(")  # no in-place method call

@@ -92,12 +92,17 @@ def test_crrelu_parameter():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_constructs_without_args_and_only_named_params(name):
+def test_constructs_without_args_and_passes_every_parameter(name):
+    """Learned parameters are nn.Parameters, fixed ones float attributes; no buffers."""
     act = activations.get(name)
     m = gen.ACTIVATIONS[name]()
-    tensors = dict(m.named_parameters()) | dict(m.named_buffers())
-    assert set(tensors) == {str(p) for p in act.params}
-    assert all(t.dim() == 0 for t in tensors.values())
+    assert list(m.buffers()) == []
+    args = m._arguments(torch.zeros(2, 3))
+    assert len(args) == len(act.params) == len(gen.PARAMETERS[name])
+    defaults = [float(v) for v in act.params.values()]
+    assert [float(a) for a in args] == pytest.approx(defaults, rel=1e-7)
+    learned = {str(p) for p in registry_forms([name])[0].learnable_params}
+    assert len(list(m.parameters())) == len(learned)
 
 
 def test_new_registered_activation_is_picked_up(monkeypatch):
@@ -321,3 +326,38 @@ def test_buffer_reuse_changes_no_bit(monkeypatch):
                             ref if isinstance(ref, tuple) else (ref,), strict=True):
                 assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0)), (name, fn)
                 assert torch.equal(a.isnan(), b.isnan()), (name, fn)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_directional_and_second_derivatives_match_mpmath(name):
+    """``<name>_jvp`` and ``<name>_hvp`` against mpmath's values of SymPy's derivatives.
+
+    The reference differentiates the catalog's closed form itself (not the stable,
+    guarded form that is printed) and evaluates it with 50 digits.
+    """
+    act = activations.get(name)
+    syms = [x, *act.params]
+    pts = [-7.5, -2.3, -1.0, -0.4, 0.3, 1.0, 1.7, 4.2, 9.0]
+    defaults = [float(v) for v in act.params.values()]
+    d = [0.7, *[-0.3 - 0.2 * k for k in range(len(defaults))]]  # a direction
+    g = 1.3
+    first = [sp.lambdify(syms, sp.diff(act.expr, v), modules="mpmath") for v in syms]
+    second = [[sp.lambdify(syms, sp.diff(act.expr, u, v).replace(sp.DiracDelta, lambda *a: 0),
+                           modules="mpmath") for v in syms] for u in syms]
+    with mpmath.workdps(50):
+        def at(f, p):
+            return f(mpmath.mpf(p), *map(mpmath.mpf, defaults))
+
+        jvp_ref = [float(sum(di * at(f, p) for di, f in zip(d, first, strict=True))) for p in pts]
+        rows_ref = [[float(g * sum(dv * at(f, p) for dv, f in zip(d, row, strict=True)))
+                     for p in pts] for row in second]
+    xs = torch.tensor(pts, dtype=torch.float64)
+    params = _defaults(name)
+    dirs = [torch.full_like(xs, d[0]), *[torch.tensor(v, dtype=torch.float64) for v in d[1:]]]
+    got = getattr(gen, f"{name}_jvp")(xs, *params, *dirs)
+    assert _close64(got.numpy(), jvp_ref), (got.tolist(), jvp_ref)
+    rows = getattr(gen, f"{name}_hvp")(xs, *params, *dirs, torch.full_like(xs, g))
+    assert len(rows) == len(syms)
+    for got_row, ref_row in zip(rows, rows_ref, strict=True):
+        got_row = (got_row * torch.ones_like(xs)).numpy()
+        assert _close64(got_row, ref_row), (name, got_row.tolist(), ref_row)

@@ -10,6 +10,8 @@ The layers, in the order data flows:
   :mod:`.printers.cpp` on ``sympy.printing.c.C99CodePrinter``), refusing by name what a
   target cannot translate (:class:`UnsupportedNodeError`);
 - :mod:`.emit`: straight-line torch code with in-place reuse of dead temporaries;
+- :mod:`.interfaces`: torch.nn's constructor arguments, attributes and ``state_dict`` names
+  for the torch classes that share a torch.nn name (``LeakyReLU(negative_slope=...)``);
 - :mod:`.assemblers`: whole files from forms (torch modules, NumPy/JAX functions, the C++
   extension), pasting the hand-written helper code of :mod:`.templates`, which are real,
   linted source files;

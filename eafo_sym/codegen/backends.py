@@ -83,7 +83,7 @@ BACKENDS: dict[str, Backend] = {
     for b in [
         Backend(
             "torch",
-            "printers.torch:EafoTorchPrinter",
+            "printers.torch:EafoTorchModulePrinter",
             "assemblers.torch:nn_module_source",
             NN_PATH,
             "eafo_sym.nn",

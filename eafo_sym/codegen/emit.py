@@ -15,8 +15,9 @@ used once as a term of a sum is folded into it as ``addcmul_``
 (:meth:`_Emitter.fuse_products`); ``exp`` of a non-positive argument is printed
 as ``exp2`` (:func:`decaying_exp_as_exp2`); a two-branch Piecewise on a
 threshold of x is a blend of steps instead of ``torch.where``
-(:func:`piecewise_as_blend`); the product guards go through helpers of the
-generated file (``_finite``, ``_zero_wins_``) with no comparison in eager mode;
+(:func:`piecewise_as_blend`); the product guards and one-sided clamps go through
+helpers of the generated file (``_finite``, ``_zero_wins_``, ``_at_least``,
+``_at_most``) with no comparison in eager mode;
 and a result that has the input's dtype for sure is written into a dead
 temporary's buffer (``out=``, :class:`_BufferPool`) instead of a fresh one.
 """
@@ -38,9 +39,10 @@ _BOOL = (sp.core.relational.Relational, sp.And, sp.Or, sp.Not)
 
 
 class _Emitter:
-    def __init__(self, printer, x: sp.Symbol) -> None:
+    def __init__(self, printer, x: sp.Symbol, in_place: bool = True) -> None:
         self.printer = printer
         self.x = x
+        self.in_place = in_place
         self.ops: list[tuple[str, str, list[str], bool]] = []  # name, code template, uses, inplace
         self.count = 0
         self.xdep: dict[str, bool] = {}
@@ -169,9 +171,9 @@ class _Emitter:
                 return isinstance(a, sp.Symbol) and last.get(a.name, -1) <= i
 
             x_like = not boolean and self._x_like(node)
-            written = None if boolean else self._inplace(name, node, dead)
+            written = None if boolean or not self.in_place else self._inplace(name, node, dead)
             if written is None:
-                buf = pool.take() if x_like else None
+                buf = pool.take() if x_like and self.in_place else None
                 form = None if buf is None else self._out_form(node, buf)
                 if form is None:
                     pool.give_back(buf)  # no out= form: a fresh tensor after all
@@ -208,15 +210,19 @@ class _Emitter:
     def _finite_call(self, cof: sp.Basic) -> str:
         """``_finite(cof)``; an input-like symbol's scratch copy goes into a dead buffer.
 
-        The buffer is free again right after the line: the copy is consumed at once.
+        The buffer is free again right after the line: the copy is consumed at once. The
+        bare input gets ``_finite_input`` (a clamp: a nan input needs no select, the
+        decaying factor is nan there too), which under torch.compile leaves no comparison
+        masks for the partitioner to save for the backward.
         """
         p = self.printer.doprint
+        helper = "_finite_input" if cof == self.x else "_finite"
         if isinstance(cof, sp.Symbol) and self._x_like(cof):
             buf = self._pool.take()
             if buf is not None:
                 self._pool.give_back(buf)
-                return f"_finite({p(cof)}, out={buf})"
-        return f"_finite({p(cof)})"
+                return f"{helper}({p(cof)}, out={buf})"
+        return f"{helper}({p(cof)})"
 
     def _out_form(self, node: sp.Basic, buf: str) -> str | None:
         """``node`` written into the dead buffer ``buf`` (``out=``), or None if not supported."""
@@ -251,8 +257,8 @@ class _Emitter:
             syms = [a for a in node.args if isinstance(a, sp.Symbol)]
             if len(nums) != 1 or len(syms) != 1:
                 return None
-            kw = "min" if isinstance(node, sp.Max) else "max"
-            return f"torch.clamp({p(syms[0])}, {kw}={float_literal(nums[0])}, out={buf})"
+            helper = "_at_least" if isinstance(node, sp.Max) else "_at_most"
+            return f"{helper}({p(syms[0])}, {float_literal(nums[0])}, out={buf})"
         if isinstance(node, sp.Heaviside) and node.args[1:] == (sp.S.Zero,) \
                 and isinstance(node.args[0], sp.Symbol):
             return f"torch.clamp({p(node.args[0])}, 0.0, 1.0, out={buf}).ceil_()"
@@ -340,8 +346,8 @@ class _Emitter:
             syms = [a for a in node.args if not a.is_number]
             if len(nums) != 1 or (t := target(syms)) is None:
                 return None
-            kw = "min" if isinstance(node, sp.Max) else "max"
-            return f"{name} = {t}.clamp_({kw}={p(nums[0])})", t
+            helper = "_at_least_" if isinstance(node, sp.Max) else "_at_most_"
+            return f"{name} = {helper}({t}, {float_literal(nums[0])})", t
         if isinstance(node, decay_guard):
             # _finite/_finite_ (helpers of the generated file) clamp to the dtype's
             # finite range: one vectorised pass in eager and under Inductor, whose
@@ -365,7 +371,8 @@ class _Emitter:
             else:
                 first, *rest = zeros
                 prod = f"({p(first)}*{p(cof)})" + "".join(f".mul_({p(z)})" for z in rest)
-            return f"{name} = _zero_wins_({prod}, {', '.join(p(z) for z in zeros)})", into
+            more = "".join(f".add_(torch.clamp({p(z)}, 0.0, 0.0))" for z in zeros[1:])
+            return f"{name} = _zero_wins_({prod}, {p(zeros[0])}){more}", into
         return None
 
 
@@ -526,11 +533,19 @@ def emit(
     printer,
     x: sp.Symbol,
     indent: str = "    ",
+    *,
+    in_place: bool = True,
 ) -> tuple[list[str], list[str]]:
-    """Lines computing ``outputs`` (after the CSE ``assignments``) and the printed outputs."""
-    em = _Emitter(printer, x)
+    """Lines computing ``outputs`` (after the CSE ``assignments``) and the printed outputs.
+
+    ``in_place=False``: one fresh tensor per operation (no in-place writes, no reused
+    buffers, no folded products), for code that autograd differentiates as written
+    (TorchScript's): an in-place write can overwrite a value its backward needs.
+    """
+    em = _Emitter(printer, x, in_place)
     for s, e in assignments:
         em.alias[s] = em.operand(e)
     outs = [em.operand(o) for o in outputs]
-    outs = em.fuse_products(outs)
+    if in_place:
+        outs = em.fuse_products(outs)
     return em.lines(outs, indent), [printer.doprint(o) for o in outs]

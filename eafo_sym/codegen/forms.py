@@ -4,8 +4,11 @@ What every backend prints for one activation ``f(x; p1, p2, ...)`` is an
 :class:`ActivationForm`: the forward in the stable, guarded form of
 :mod:`eafo_sym.codegen.stable`, and ``df/dv`` for ``x`` and every parameter, computed by
 SymPy, collected around their transcendental factors (never expanded), stable and guarded
-too. :func:`common_subexpressions` is the CSE the printers share; the symbol
-:data:`GRAD_OUTPUT` stands for the incoming gradient of a backward.
+too; :attr:`ActivationForm.hessian` holds the second derivatives, prepared the same way,
+for the torch modules' double backward and forward-over-reverse derivatives.
+:func:`common_subexpressions` is the CSE the printers share; the symbol :data:`GRAD_OUTPUT`
+stands for the incoming gradient of a backward, :func:`direction` for a tangent (the
+direction of a forward-mode derivative, or the cotangent of a backward's output).
 """
 
 from __future__ import annotations
@@ -19,10 +22,26 @@ import sympy as sp
 from ..symbolic.symbols import x as X  # noqa: N812 - X is the input symbol, x a code name
 from .stable import guard_products, stabilize, zero_guard
 
-__all__ = ["GRAD_OUTPUT", "ActivationForm", "class_name", "common_subexpressions"]
+__all__ = ["GRAD_OUTPUT", "ActivationForm", "class_name", "common_subexpressions", "direction"]
 
 #: A backward's incoming gradient (``grad_output`` in the torch code, ``g`` in the kernels).
 GRAD_OUTPUT = sp.Symbol("grad_output", real=True)
+
+#: Names the printed code uses besides the parameters, which a parameter cannot take.
+RESERVED = frozenset({"x", "grad_output", "ctx", "self", "torch", "math"})
+
+
+def direction(v: sp.Symbol) -> sp.Symbol:
+    """The symbol of the direction (tangent) along ``v``: ``_d_x``, ``_d_epsilon``, ...
+
+    A leading underscore keeps it apart from every parameter name (parameters cannot
+    start with one).
+
+    >>> from eafo_sym import x
+    >>> direction(x)
+    _d_x
+    """
+    return sp.Symbol(f"_d_{v}", real=True)
 
 # Words spelled the torch.nn way in class names.
 _WORDS = {"silu": "SiLU", "gelu": "GELU", "elu": "ELU", "celu": "CELU", "selu": "SELU"}
@@ -108,8 +127,12 @@ class ActivationForm:
                 f"{self.name}: symbols {names} are neither x nor declared parameters"
             )
         for p in self.params:
-            if not str(p).isidentifier() or str(p) in {"x", "grad_output", "ctx", "self"}:
-                raise ValueError(f"{self.name}: parameter name {p} cannot be a Python argument")
+            if not str(p).isidentifier() or str(p) in RESERVED or str(p).startswith("_"):
+                raise ValueError(
+                    f"{self.name}: parameter name {p} cannot be a Python argument of the "
+                    f"printed code (reserved: {', '.join(sorted(RESERVED))}, names "
+                    "starting with '_')"
+                )
 
     @classmethod
     def from_activation(cls, act, learnable: Iterable[sp.Symbol] | None = None) -> ActivationForm:
@@ -157,6 +180,38 @@ class ActivationForm:
         for v in [X, *self.params]:
             d = _torch_subgradient(_lean(sp.diff(self.stable_expr, v)))
             out[v] = guard_products(d, X)
+        return out
+
+    @property
+    def variables(self) -> list[sp.Symbol]:
+        """``x`` and the parameters: what the printed functions differentiate by, in order."""
+        return [X, *self.params]
+
+    @cached_property
+    def hessian(self) -> dict[tuple[sp.Symbol, sp.Symbol], sp.Expr]:
+        """d^2 f / du dv for every pair of :attr:`variables`, both orders, as printed.
+
+        SymPy's second derivatives of the stable closed form, prepared like
+        :attr:`gradients`. A kink's Dirac delta (``d Heaviside(x)/dx``) is dropped:
+        the printed derivatives hold almost everywhere, as torch's own do (the second
+        derivative of ``relu`` is 0).
+
+        >>> from eafo_sym import x, eps
+        >>> f = ActivationForm("crrelu", sp.Max(0, x) + eps * x * sp.exp(-x**2 / 2), {eps: 0.01})
+        >>> f.hessian[x, x]
+        epsilon*decay_guard(exp(-x**2/2), x*(x**2 - 3))
+        >>> f.hessian[x, eps] == f.hessian[eps, x]
+        True
+        """
+        out = {}
+        vs = self.variables
+        for i, u in enumerate(vs):
+            for v in vs[i:]:
+                d = sp.diff(self.stable_expr, u, v).replace(
+                    lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.S.Zero
+                )
+                d = guard_products(_torch_subgradient(_lean(d)), X)
+                out[u, v] = out[v, u] = d
         return out
 
 

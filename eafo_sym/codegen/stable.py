@@ -338,13 +338,17 @@ def guard_products(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
       softplus, Max, ...; bounded ones merged into one) may be the zero
       against the rest, which has at most polynomial growth.
 
-    Numeric and parameter factors go into the cofactor, so that ``0.5*x`` is
-    formed before it meets ``erfc`` (``x*erfc`` alone can overflow at the
-    top of the float16 range).
+    Numeric factors go into the cofactor, so that ``0.5*x`` is formed before it
+    meets ``erfc`` (``x*erfc`` alone can overflow at the top of the float16
+    range). Parameter factors stay outside the guard: it maps an overflowed
+    cofactor to a finite one, and a nan or infinite parameter must reach the
+    result as it does in the plain formula (``nan * x * exp(-x**2/2)`` is nan).
 
-    >>> from eafo_sym import x
+    >>> from eafo_sym import x, eps
     >>> guard_products(3 * (1 - x**2) * sp.exp(-x), x)
     decay_guard(exp(-x), 3 - 3*x**2)
+    >>> guard_products(eps * x * sp.exp(-x**2 / 2), x)
+    epsilon*decay_guard(exp(-x**2/2), x)
     >>> guard_products(x**2 + 1, x)
     x**2 + 1
     >>> guard_products(sigmoid(x) * (x * (1 - sigmoid(x)) + 1), x)
@@ -355,10 +359,12 @@ def guard_products(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     args = [guard_products(a, x) for a in expr.args]
     if not isinstance(expr, sp.Mul):
         return expr.func(*args) if args != list(expr.args) else expr
-    const, poly, bounded, tame, wild = [], [], [], [], []
+    const, outside, poly, bounded, tame, wild = [], [], [], [], [], []
     for f in args:
-        if x not in f.free_symbols:
+        if f.is_number:
             const.append(f)
+        elif x not in f.free_symbols:
+            outside.append(f)
         elif _is_polynomial(f, x):
             poly.append(f)
         elif _is_bounded(f, x):
@@ -372,8 +378,8 @@ def guard_products(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
         rest = [*bounded, *tame]
         if not rest and not poly:
             return sp.Mul(*args)
-        return decay_guard(sp.Mul(*wild), cofactor * sp.Mul(*rest))
+        return sp.Mul(*outside) * decay_guard(sp.Mul(*wild), cofactor * sp.Mul(*rest))
     zeros = ([sp.Mul(*bounded)] if bounded else []) + tame
     if not zeros or len(zeros) + len(poly) < 2:
         return sp.Mul(*args)
-    return zero_guard(*zeros, cofactor)
+    return sp.Mul(*outside) * zero_guard(*zeros, cofactor)

@@ -154,7 +154,7 @@ std::array<double, 1> celu_bwd_k(const T* __restrict x_, const T* __restrict g_,
     const V t0 = (x > V(T(0.0)));
     const V t1 = inv0*x;
     const V t2 = t1.exp();
-    return {g*V::blendv(t2, V(T(1.0)), t0), g*V::blendv(((t2*eafo_finite(V(T(-1.0))*t1)) + t1.expm1()), V(T(0.0)), t0)};
+    return {g*V::blendv(t2, V(T(1.0)), t0), g*V::blendv((inv0*(t2*eafo_finite(V(T(-1.0))*x)) + t1.expm1()), V(T(0.0)), t0)};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
@@ -199,7 +199,7 @@ void crrelu_fwd_k(const T* __restrict x_, T* __restrict out_,
   using V = at::vec::Vectorized<T>;
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x) -> V {
-    return (((V(T(-0.5))*(x*x)).exp()*eafo_finite(p_epsilon*x)) + at::vec::maximum(V(T(0.0)), x));
+    return (p_epsilon*((V(T(-0.5))*(x*x)).exp()*eafo_finite(x)) + at::vec::maximum(V(T(0.0)), x));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -220,7 +220,7 @@ void crrelu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restric
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    return g*(at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil() + ((V(T(-0.5))*t0).exp()*eafo_finite(p_epsilon*(V(T(1.0)) - t0))));
+    return g*(p_epsilon*((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -242,7 +242,7 @@ std::array<double, 1> crrelu_bwd_k(const T* __restrict x_, const T* __restrict g
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
     const V t0 = (x*x);
     const V t1 = (V(T(-0.5))*t0).exp();
-    return {g*(at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil() + (t1*eafo_finite(p_epsilon*(V(T(1.0)) - t0)))), g*(t1*eafo_finite(x))};
+    return {g*(p_epsilon*(t1*eafo_finite((V(T(1.0)) - t0))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*(t1*eafo_finite(x))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
@@ -289,7 +289,7 @@ void eafo_elu_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x) -> V {
-    return (p_epsilon*V::blendv(((V(T(-0.5))*(x*x)).exp()*eafo_finite(x)), ((V(T(-0.5))*x*(V(T(2.0)) + x)).exp()*eafo_finite(inv0*(V(T(1.0)) + x))), (x < V(T(0.0)))) + V::blendv(p_alpha*x.expm1(), x, (x > V(T(0.0)))));
+    return (p_epsilon*V::blendv(((V(T(-0.5))*(x*x)).exp()*eafo_finite(x)), inv0*((V(T(-0.5))*x*(V(T(2.0)) + x)).exp()*eafo_finite((V(T(1.0)) + x))), (x < V(T(0.0)))) + V::blendv(p_alpha*x.expm1(), x, (x > V(T(0.0)))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -312,7 +312,7 @@ void eafo_elu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restr
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    return g*(p_epsilon*V::blendv(((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0))), ((V(T(-0.5))*x*(V(T(2.0)) + x)).exp()*eafo_finite(inv0*(V(T(1.0)) - ((V(T(1.0)) + x)*(V(T(1.0)) + x))))), (x < V(T(0.0)))) + V::blendv(p_alpha*x.exp(), V(T(1.0)), (x > V(T(0.0)))));
+    return g*(p_epsilon*V::blendv(((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0))), inv0*((V(T(-0.5))*x*(V(T(2.0)) + x)).exp()*eafo_finite((V(T(1.0)) - ((V(T(1.0)) + x)*(V(T(1.0)) + x))))), (x < V(T(0.0)))) + V::blendv(p_alpha*x.exp(), V(T(1.0)), (x > V(T(0.0)))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -341,7 +341,7 @@ std::array<double, 2> eafo_elu_bwd_k(const T* __restrict x_, const T* __restrict
     const V t3 = (x < V(T(0.0)));
     const V t4 = (x*x);
     const V t5 = (V(T(-0.5))*t4).exp();
-    return {g*(p_epsilon*V::blendv((t5*eafo_finite((V(T(1.0)) - t4))), (t1*eafo_finite(inv1*(V(T(1.0)) - (t2*t2)))), t3) + V::blendv(p_alpha*x.exp(), V(T(1.0)), t0)), g*(p_epsilon*V::blendv(V(T(0.0)), (t1*eafo_finite(V(T(-1.0))*inv0*t2)), t3) + V::blendv(x.expm1(), V(T(0.0)), t0)), g*V::blendv((t5*eafo_finite(x)), (t1*eafo_finite(inv1*t2)), t3)};
+    return {g*(p_epsilon*V::blendv((t5*eafo_finite((V(T(1.0)) - t4))), inv1*(t1*eafo_finite((V(T(1.0)) - (t2*t2)))), t3) + V::blendv(p_alpha*x.exp(), V(T(1.0)), t0)), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t1*eafo_finite(V(T(-1.0))*t2)), t3) + V::blendv(x.expm1(), V(T(0.0)), t0)), g*V::blendv((t5*eafo_finite(x)), inv1*(t1*eafo_finite(t2)), t3)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
@@ -390,8 +390,8 @@ void eafo_leaky_relu_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x) -> V {
-    const V t0 = (V(T(-0.5))*(x*x)).exp();
-    return (p_alpha*at::vec::minimum(V(T(0.0)), x) + (p_epsilon*V::blendv((t0*eafo_finite(x)), (t0*eafo_finite(inv0*x)), (x < V(T(0.0))))) + at::vec::maximum(V(T(0.0)), x));
+    const V t0 = ((V(T(-0.5))*(x*x)).exp()*eafo_finite(x));
+    return (p_alpha*at::vec::minimum(V(T(0.0)), x) + (p_epsilon*V::blendv(t0, inv0*t0, (x < V(T(0.0))))) + at::vec::maximum(V(T(0.0)), x));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -414,9 +414,8 @@ void eafo_leaky_relu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* 
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    const V t1 = (V(T(-0.5))*t0).exp();
-    const V t2 = (V(T(1.0)) - t0);
-    return g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv((t1*eafo_finite(t2)), (t1*eafo_finite(inv0*t2)), (x < V(T(0.0))))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
+    const V t1 = ((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0)));
+    return g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv(t1, inv0*t1, (x < V(T(0.0))))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -439,11 +438,13 @@ std::array<double, 2> eafo_leaky_relu_bwd_k(const T* __restrict x_, const T* __r
   const V inv0 = (V(T(1)) / (p_alpha*p_alpha));
   const V inv1 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> std::array<V, 3> {
-    const V t0 = (x*x);
-    const V t1 = (V(T(-0.5))*t0).exp();
-    const V t2 = (V(T(1.0)) - t0);
-    const V t3 = (x < V(T(0.0)));
-    return {g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv((t1*eafo_finite(t2)), (t1*eafo_finite(inv1*t2)), t3)) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), (t1*eafo_finite(V(T(-1.0))*inv0*x)), t3) + at::vec::minimum(V(T(0.0)), x)), g*V::blendv((t1*eafo_finite(x)), (t1*eafo_finite(inv1*x)), t3)};
+    const V t0 = V(T(-1.0))*x;
+    const V t1 = (x*x);
+    const V t2 = (V(T(-0.5))*t1).exp();
+    const V t3 = (t2*eafo_finite((V(T(1.0)) - t1)));
+    const V t4 = (x < V(T(0.0)));
+    const V t5 = (t2*eafo_finite(x));
+    return {g*(p_alpha*at::vec::minimum(at::vec::maximum(t0, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv(t3, inv1*t3, t4)) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(t0)), t4) + at::vec::minimum(V(T(0.0)), x)), g*V::blendv(t5, inv1*t5, t4)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
@@ -492,8 +493,8 @@ void eafo_prelu_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x) -> V {
-    const V t0 = (V(T(-0.5))*(x*x)).exp();
-    return (p_alpha*at::vec::minimum(V(T(0.0)), x) + (p_epsilon*V::blendv((t0*eafo_finite(x)), (t0*eafo_finite(inv0*x)), (x < V(T(0.0))))) + at::vec::maximum(V(T(0.0)), x));
+    const V t0 = ((V(T(-0.5))*(x*x)).exp()*eafo_finite(x));
+    return (p_alpha*at::vec::minimum(V(T(0.0)), x) + (p_epsilon*V::blendv(t0, inv0*t0, (x < V(T(0.0))))) + at::vec::maximum(V(T(0.0)), x));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -516,9 +517,8 @@ void eafo_prelu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __res
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    const V t1 = (V(T(-0.5))*t0).exp();
-    const V t2 = (V(T(1.0)) - t0);
-    return g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv((t1*eafo_finite(t2)), (t1*eafo_finite(inv0*t2)), (x < V(T(0.0))))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
+    const V t1 = ((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0)));
+    return g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv(t1, inv0*t1, (x < V(T(0.0))))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -541,11 +541,13 @@ std::array<double, 2> eafo_prelu_bwd_k(const T* __restrict x_, const T* __restri
   const V inv0 = (V(T(1)) / (p_alpha*p_alpha));
   const V inv1 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> std::array<V, 3> {
-    const V t0 = (x*x);
-    const V t1 = (V(T(-0.5))*t0).exp();
-    const V t2 = (V(T(1.0)) - t0);
-    const V t3 = (x < V(T(0.0)));
-    return {g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv((t1*eafo_finite(t2)), (t1*eafo_finite(inv1*t2)), t3)) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), (t1*eafo_finite(V(T(-1.0))*inv0*x)), t3) + at::vec::minimum(V(T(0.0)), x)), g*V::blendv((t1*eafo_finite(x)), (t1*eafo_finite(inv1*x)), t3)};
+    const V t0 = V(T(-1.0))*x;
+    const V t1 = (x*x);
+    const V t2 = (V(T(-0.5))*t1).exp();
+    const V t3 = (t2*eafo_finite((V(T(1.0)) - t1)));
+    const V t4 = (x < V(T(0.0)));
+    const V t5 = (t2*eafo_finite(x));
+    return {g*(p_alpha*at::vec::minimum(at::vec::maximum(t0, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv(t3, inv1*t3, t4)) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(t0)), t4) + at::vec::minimum(V(T(0.0)), x)), g*V::blendv(t5, inv1*t5, t4)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
@@ -593,12 +595,11 @@ void eafo_silu_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x) -> V {
     const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
-    const V t1 = V(T(2.0))*x;
+    const V t1 = (t0*t0);
     const V t2 = (x*x);
     const V t3 = V(T(5.0))*x;
-    const V t4 = (t0*t0);
-    const V t5 = (t0*t0*t0);
-    return ((eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0)) + ((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t1 + t2 + (V(T(2.0))*t4) + (eafo_nan_to_zero(t0*(V(T(-2.0))*t2)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t0*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t4*t2) + eafo_nan_or_zero(t4)) + (eafo_nan_to_zero(t4*t3) + eafo_nan_or_zero(t4)) + (eafo_nan_to_zero(t5*(V(T(-1.0))*t1)) + eafo_nan_or_zero(t5)) - (V(T(4.0))*t0)))));
+    const V t4 = (t0*t0*t0);
+    return (p_epsilon*((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite((V(T(1.0)) + t1 + (V(T(0.5))*t2) + x + (V(T(0.5))*(eafo_nan_to_zero(t0*(V(T(-2.0))*t2)) + eafo_nan_or_zero(t0))) + (V(T(0.5))*(eafo_nan_to_zero(t0*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t0))) + (V(T(0.5))*(eafo_nan_to_zero(t1*t2) + eafo_nan_or_zero(t1))) + (V(T(0.5))*(eafo_nan_to_zero(t1*t3) + eafo_nan_or_zero(t1))) + (V(T(0.5))*(eafo_nan_to_zero(t4*(V(T(-2.0))*x)) + eafo_nan_or_zero(t4))) - (V(T(2.0))*t0)))) + (eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -620,20 +621,20 @@ void eafo_silu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __rest
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
     const V t1 = (V(T(1.0)) - t0);
-    const V t2 = V(T(2.0))*x;
-    const V t3 = (t0*t0*t0);
-    const V t4 = V(T(4.0))*t0;
-    const V t5 = V(T(5.0))*x;
-    const V t6 = (x*x);
-    const V t7 = V(T(2.0))*t6;
-    const V t8 = (t0*t0);
-    const V t9 = (V(T(2.0)) + t6);
-    const V t10 = (t2 + t9 + (eafo_nan_to_zero(t0*(V(T(-4.0)) - t5 - t7)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t3*(V(T(-1.0))*t2)) + eafo_nan_or_zero(t3)) + (eafo_nan_to_zero(t8*(t5 + t9)) + eafo_nan_or_zero(t8)));
-    const V t11 = (t4 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t5)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t7)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x));
+    const V t2 = (t0*t0*t0);
+    const V t3 = V(T(4.0))*t0;
+    const V t4 = V(T(5.0))*x;
+    const V t5 = (x*x);
+    const V t6 = V(T(2.0))*t5;
+    const V t7 = (t0*t0);
+    const V t8 = V(T(2.0))*x;
+    const V t9 = (V(T(2.0)) + t5);
+    const V t10 = (t8 + t9 + (eafo_nan_to_zero(t0*(V(T(-4.0)) - t4 - t6)) + eafo_nan_or_zero(t0)) + (eafo_nan_to_zero(t2*(V(T(-1.0))*t8)) + eafo_nan_or_zero(t2)) + (eafo_nan_to_zero(t7*(t4 + t9)) + eafo_nan_or_zero(t7)));
+    const V t11 = (t3 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t4)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t6)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x));
     const V t12 = (V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1)));
-    const V t13 = (V(T(9.0)) + t2 + (eafo_nan_to_zero(t1*t7) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t4);
+    const V t13 = (V(T(9.0)) + t8 + (eafo_nan_to_zero(t1*t6) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t3);
     const V t14 = (V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
-    return g*((eafo_nan_to_zero(t0*t14*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t14)) + ((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t2 + (eafo_nan_to_zero(t10*(V(T(1.0)) - x)) + eafo_nan_or_zero(t10)) + (eafo_nan_to_zero(t0*t11*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t11)) + (eafo_nan_to_zero(t3*t12*V(T(-2.0))) + eafo_nan_or_zero(t3) + eafo_nan_or_zero(t12)) + (eafo_nan_to_zero(t8*t13*V(T(1.0))) + eafo_nan_or_zero(t8) + eafo_nan_or_zero(t13))))));
+    return g*(p_epsilon*((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite((V(T(1.0)) + x + (V(T(0.5))*(eafo_nan_to_zero(t10*(V(T(1.0)) - x)) + eafo_nan_or_zero(t10))) + (V(T(0.5))*(eafo_nan_to_zero(t0*t11*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t11))) + (V(T(0.5))*(eafo_nan_to_zero(t2*t12*V(T(-2.0))) + eafo_nan_or_zero(t2) + eafo_nan_or_zero(t12))) + (V(T(0.5))*(eafo_nan_to_zero(t7*t13*V(T(1.0))) + eafo_nan_or_zero(t7) + eafo_nan_or_zero(t13)))))) + (eafo_nan_to_zero(t0*t14*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t14)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -657,22 +658,23 @@ std::array<double, 1> eafo_silu_bwd_k(const T* __restrict x_, const T* __restric
     const V t1 = (V(T(1.0)) - t0);
     const V t2 = (V(T(-0.5))*x*(x + V(T(-2.0)))).exp();
     const V t3 = V(T(2.0))*x;
-    const V t4 = (t0*t0*t0);
-    const V t5 = V(T(4.0))*t0;
-    const V t6 = V(T(5.0))*x;
-    const V t7 = (x*x);
-    const V t8 = V(T(2.0))*t7;
-    const V t9 = (t0*t0);
-    const V t10 = (V(T(2.0)) + t7);
-    const V t11 = (eafo_nan_to_zero(t9*(t10 + t6)) + eafo_nan_or_zero(t9));
-    const V t12 = (eafo_nan_to_zero(t4*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t4));
-    const V t13 = (eafo_nan_to_zero(t0*(V(T(-4.0)) - t6 - t8)) + eafo_nan_or_zero(t0));
-    const V t14 = (t10 + t11 + t12 + t13 + t3);
-    const V t15 = (t5 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t6)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t8)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x));
-    const V t16 = (V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1)));
-    const V t17 = (V(T(9.0)) + t3 + (eafo_nan_to_zero(t1*t8) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t5);
-    const V t18 = (V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
-    return {g*((eafo_nan_to_zero(t0*t18*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t18)) + (t2*eafo_finite(V(T(0.5))*p_epsilon*(V(T(2.0)) + t3 + (eafo_nan_to_zero(t14*(V(T(1.0)) - x)) + eafo_nan_or_zero(t14)) + (eafo_nan_to_zero(t0*t15*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t15)) + (eafo_nan_to_zero(t4*t16*V(T(-2.0))) + eafo_nan_or_zero(t4) + eafo_nan_or_zero(t16)) + (eafo_nan_to_zero(t9*t17*V(T(1.0))) + eafo_nan_or_zero(t9) + eafo_nan_or_zero(t17)))))), g*(t2*eafo_finite((V(T(1.0)) + (V(T(0.5))*t11) + (V(T(0.5))*t12) + (V(T(0.5))*t13) + (V(T(0.5))*t7) + x)))};
+    const V t4 = (t0*t0);
+    const V t5 = V(T(5.0))*x;
+    const V t6 = (x*x);
+    const V t7 = (V(T(2.0)) + t6);
+    const V t8 = (eafo_nan_to_zero(t4*(t5 + t7)) + eafo_nan_or_zero(t4));
+    const V t9 = (t0*t0*t0);
+    const V t10 = (eafo_nan_to_zero(t9*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t9));
+    const V t11 = V(T(2.0))*t6;
+    const V t12 = (eafo_nan_to_zero(t0*(V(T(-4.0)) - t11 - t5)) + eafo_nan_or_zero(t0));
+    const V t13 = V(T(4.0))*t0;
+    const V t14 = (V(T(1.0)) + x);
+    const V t15 = (t10 + t12 + t3 + t7 + t8);
+    const V t16 = (t13 + (eafo_nan_to_zero(t1*(V(T(-1.0))*t11)) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(-1.0))*t5)) + eafo_nan_or_zero(t1)) + V(T(-9.0)) - (V(T(4.0))*x));
+    const V t17 = (V(T(9.0)) + t3 + (eafo_nan_to_zero(t1*t11) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t13);
+    const V t18 = (V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1)));
+    const V t19 = (V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
+    return {g*(p_epsilon*(t2*eafo_finite((t14 + (V(T(0.5))*(eafo_nan_to_zero(t15*(V(T(1.0)) - x)) + eafo_nan_or_zero(t15))) + (V(T(0.5))*(eafo_nan_to_zero(t0*t16*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t16))) + (V(T(0.5))*(eafo_nan_to_zero(t4*t17*V(T(1.0))) + eafo_nan_or_zero(t4) + eafo_nan_or_zero(t17))) + (V(T(0.5))*(eafo_nan_to_zero(t9*t18*V(T(-2.0))) + eafo_nan_or_zero(t9) + eafo_nan_or_zero(t18)))))) + (eafo_nan_to_zero(t0*t19*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t19))), g*(t2*eafo_finite((V(T(0.5))*t10 + (V(T(0.5))*t12) + t14 + (V(T(0.5))*t6) + (V(T(0.5))*t8))))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
@@ -773,7 +775,7 @@ std::array<double, 2> eafo_softplus_bwd_k(const T* __restrict x_, const T* __res
     const V t4 = (t2 + V(T(-1.0)));
     const V t5 = (V(T(-0.5))*x*(V(T(2.0))*p_beta + x)).exp();
     const V t6 = (p_beta + x);
-    return {g*(t1 + (p_epsilon*((t3*eafo_finite(V(T(-1.0))*t4)) + (t5*eafo_finite((V(T(1.0)) - (p_beta*t6) - (t6*x))))))), g*((eafo_nan_to_zero(t1*(inv1*x)) + eafo_nan_or_zero(t1)) + (t5*eafo_finite(p_epsilon*(V(T(-1.0))*t0 - t4))) - (inv0*(at::vec::maximum(t0, V(T(0))) + (t0).abs().neg().exp().log1p()))), g*((t3*eafo_finite(x)) + (t5*eafo_finite(t6)))};
+    return {g*(t1 + (p_epsilon*((t3*eafo_finite(V(T(-1.0))*t4)) + (t5*eafo_finite((V(T(1.0)) - (p_beta*t6) - (t6*x))))))), g*(p_epsilon*(t5*eafo_finite((V(T(-1.0))*t0 - t4))) + (inv1*(eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1))) - (inv0*(at::vec::maximum(t0, V(T(0))) + (t0).abs().neg().exp().log1p()))), g*((t3*eafo_finite(x)) + (t5*eafo_finite(t6)))};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
@@ -822,7 +824,7 @@ void eafo_tanh_fwd_k(const T* __restrict x_, T* __restrict out_,
   auto body = [&](const V& x) -> V {
     const V t0 = x.tanh();
     const V t1 = V(T(0.5))*x;
-    return (t0 + ((V(T(0.5))*(V(T(-0.5))*(x*x)).exp() + (V(T(0.25))*(V(T(-1.0))*t1*(x + V(T(-4.0)))).exp()) + (V(T(0.25))*(V(T(-1.0))*t1*(V(T(4.0)) + x)).exp()))*eafo_finite(p_epsilon*(t1 - t0))));
+    return (t0 + (p_epsilon*((V(T(0.5))*(V(T(-0.5))*(x*x)).exp() + (V(T(0.25))*(V(T(-1.0))*t1*(x + V(T(-4.0)))).exp()) + (V(T(0.25))*(V(T(-1.0))*t1*(V(T(4.0)) + x)).exp()))*eafo_finite((t1 - t0)))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -841,7 +843,6 @@ void eafo_tanh_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __rest
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   const V p_epsilon(static_cast<T>(ps[0]));
-  const V t6 = V(T(0.125))*p_epsilon;
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = x.tanh();
     const V t1 = (t0*t0);
@@ -849,7 +850,7 @@ void eafo_tanh_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __rest
     const V t3 = (V(T(-1.0))*t2*(x + V(T(-4.0)))).exp();
     const V t4 = (V(T(-1.0))*t2*(V(T(4.0)) + x)).exp();
     const V t5 = (V(T(-0.5))*(x*x)).exp();
-    return g*(V(T(1.0)) + ((t3 + t4 + (V(T(2.0))*t5))*eafo_finite(t6*(V(T(2.0))*t1 + V(T(-1.0))))) + (((t3*eafo_finite((V(T(2.0)) - x))) + (t4*eafo_finite((V(T(-2.0)) - x))) + (t5*eafo_finite(V(T(-2.0))*x)))*eafo_finite(t6*(x - (V(T(2.0))*t0)))) - t1);
+    return g*(V(T(1.0)) + (p_epsilon*((t3 + t4 + (V(T(2.0))*t5))*eafo_finite((V(T(0.25))*t1 + V(T(-0.125)))))) + (p_epsilon*(((t3*eafo_finite((V(T(2.0)) - x))) + (t4*eafo_finite((V(T(-2.0)) - x))) + (t5*eafo_finite(V(T(-2.0))*x)))*eafo_finite((V(T(0.125))*x - (V(T(0.25))*t0))))) - t1);
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -868,7 +869,6 @@ std::array<double, 1> eafo_tanh_bwd_k(const T* __restrict x_, const T* __restric
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   const V p_epsilon(static_cast<T>(ps[0]));
-  const V t7 = V(T(0.125))*p_epsilon;
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
     const V t0 = x.tanh();
     const V t1 = (t0*t0);
@@ -877,7 +877,8 @@ std::array<double, 1> eafo_tanh_bwd_k(const T* __restrict x_, const T* __restric
     const V t4 = (V(T(-1.0))*t2*(V(T(4.0)) + x)).exp();
     const V t5 = (V(T(-0.5))*(x*x)).exp();
     const V t6 = (t3 + t4 + (V(T(2.0))*t5));
-    return {g*(V(T(1.0)) + (t6*eafo_finite(t7*(V(T(2.0))*t1 + V(T(-1.0))))) + (((t3*eafo_finite((V(T(2.0)) - x))) + (t4*eafo_finite((V(T(-2.0)) - x))) + (t5*eafo_finite(V(T(-2.0))*x)))*eafo_finite(t7*(x - (V(T(2.0))*t0)))) - t1), g*(t6*eafo_finite((V(T(0.125))*x - (V(T(0.25))*t0))))};
+    const V t7 = (V(T(0.125))*x - (V(T(0.25))*t0));
+    return {g*(V(T(1.0)) + (p_epsilon*(t6*eafo_finite((V(T(0.25))*t1 + V(T(-0.125)))))) + (p_epsilon*(((t3*eafo_finite((V(T(2.0)) - x))) + (t4*eafo_finite((V(T(-2.0)) - x))) + (t5*eafo_finite(V(T(-2.0))*x)))*eafo_finite(t7))) - t1), g*(t6*eafo_finite(t7))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(

@@ -22,7 +22,7 @@ from sympy.printing.pytorch import TorchPrinter
 from ..stable import erfc_, sigmoid
 from .base import PythonFixes, float_literal, prepare
 
-__all__ = ["TORCH_OPS", "EafoTorchPrinter", "torch_code"]
+__all__ = ["TORCH_OPS", "EafoTorchModulePrinter", "EafoTorchPrinter", "torch_code"]
 
 #: Elementwise functions -> (torch's function, the Tensor method that computes it in place).
 #: The printer calls the first; the emitter of :mod:`eafo_sym.codegen.emit` writes the second
@@ -60,6 +60,12 @@ class EafoTorchPrinter(PythonFixes, TorchPrinter):
 
     backend = "torch"
     _lib = "torch"
+    #: Whether a printed expression may write in place into results it created.
+    in_place = True
+
+    def __init__(self, settings=None, *, in_place: bool = True) -> None:
+        super().__init__(settings)
+        self.in_place = in_place
     mapping = {**TorchPrinter.mapping, **{f: call for f, (call, _) in TORCH_OPS.items()}}
     _supported_functions = tuple(
         k for k in mapping if isinstance(k, type) and issubclass(k, sp.Function)
@@ -79,8 +85,12 @@ class EafoTorchPrinter(PythonFixes, TorchPrinter):
             out = f"{self._lib}.{fold}({out}, {self._print(a)})"
         if num:
             # SymPy merges numeric arguments, so there is at most one.
-            out = f"{self._lib}.clamp({out}, {clamp}={float_literal(num[0])})"
+            out = self._clamp(out, clamp, float_literal(num[0]))
         return out
+
+    def _clamp(self, printed: str, bound: str, value: str) -> str:
+        """A one-sided clamp (``bound`` is ``"min"`` or ``"max"``)."""
+        return f"{self._lib}.clamp({printed}, {bound}={value})"
 
     def _print_Max(self, expr):
         """clamp/maximum: torch.max(0, x) fails on a Python number and takes only two args."""
@@ -124,7 +134,30 @@ class EafoTorchPrinter(PythonFixes, TorchPrinter):
         """max(t, 0) + log1p(exp(-|t|)): exact in float64, unlike F.softplus's threshold."""
         t = self._print(expr.args[0])
         # In-place chain on abs's fresh result: one allocation instead of four.
-        return f"torch.abs({t}).neg_().exp_().log1p_().add_(torch.clamp({t}, min=0.0))"
+        if not self.in_place:
+            return f"torch.log1p(torch.exp(-torch.abs({t}))) + {self._clamp(t, 'min', '0.0')}"
+        return f"torch.abs({t}).neg_().exp_().log1p_().add_({self._clamp(t, 'min', '0.0')})"
+
+
+class EafoTorchModulePrinter(EafoTorchPrinter):
+    """The printer of torch module files: one-sided clamps through the file's helpers.
+
+    ``_at_least(x, c)``/``_at_most(x, c)`` are ``torch.clamp(x, min=c)``/``max=c``,
+    except under torch.export, where ONNX's Clip would map +-inf to the float range's
+    ends (see the helpers of :mod:`eafo_sym.codegen.templates.nn`).
+
+    >>> import sympy as sp
+    >>> from eafo_sym import x
+    >>> EafoTorchModulePrinter().doprint(sp.Max(0, x) + sp.Min(1, x))
+    '_at_least(x, 0.0) + _at_most(x, 1.0)'
+    """
+
+    #: One-sided clamp -> the module file's helper.
+    CLAMPS = {"min": "_at_least", "max": "_at_most"}
+
+
+    def _clamp(self, printed: str, bound: str, value: str) -> str:
+        return f"{self.CLAMPS[bound]}({printed}, {value})"
 
 
 def torch_code(expr: sp.Expr, *, stable: bool = True) -> str:
