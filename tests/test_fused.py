@@ -178,6 +178,26 @@ def test_crrelu_matches_mpmath_float64(ops):
     assert float(m.epsilon.grad) == pytest.approx(de, rel=1e-14)
 
 
+def test_float32_exp_is_within_two_ulps_and_flushes_only_below_2_to_the_minus_125(ops):
+    """ELU's input gradient at x <= 0 with alpha = 1 and grad 1 is the kernels' exp itself."""
+    xs = torch.cat([torch.linspace(-104.0, 0.0, 1 << 20), torch.tensor([-math.inf, math.nan])])
+    one = torch.tensor(1.0)
+    got = ops.elu_backward_input(torch.ones_like(xs), xs, one).double()
+    want = torch.exp(xs.double())
+    normal = want >= 2.0**-125.5
+    ulp = torch.from_numpy(np.spacing(want[normal].float().numpy()).astype(np.float64))
+    assert ((got[normal] - want[normal]).abs() / ulp).max() <= 2.0
+    tiny = ~normal & xs.isfinite()  # flushed to 0, or subnormal (SLEEF, std::exp)
+    assert ((got[tiny] - want[tiny]).abs() <= 2.0**-125.5).all()
+    assert got[-2] == 0.0 and math.isnan(got[-1])
+    # exp at the top of its range (finite up to ln of the largest float, then inf), through
+    # the sigmoid's 1 / (1 + exp(-t)): within 4 ulps, or below the flush threshold.
+    t = torch.tensor([-80.0, -88.0, -88.7, -88.73, -100.0, -math.inf])
+    y = ops.sigmoid(t).double()
+    torch.testing.assert_close(y, torch.sigmoid(t.double()), rtol=4 * EPS32, atol=2.0**-125)
+    assert y[0] > 0 and y[-1] == 0
+
+
 def test_parameter_gradient_over_many_threads_and_chunks(ops):
     torch.manual_seed(3)
     xs = torch.randn(1 << 21) * 3  # 64 chunks of 32768 elements, summed in parallel

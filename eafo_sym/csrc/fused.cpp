@@ -144,41 +144,23 @@ template <typename V>
 inline V eafo_exp(const V& a) {
   return a.exp();
 }
-#if defined(CPU_CAPABILITY_AVX512)
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512)
 inline Vectorized<float> eafo_exp(const Vectorized<float>& a) {
-  const __m512 x = _mm512_min_ps(_mm512_set1_ps(88.8f), _mm512_max_ps(_mm512_set1_ps(-87.33654f), a));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_slli_epi32(
-      _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(126)), 23);
-  return _mm512_mul_ps(_mm512_mul_ps(p, _mm512_castsi512_ps(e)), _mm512_set1_ps(2.0f));
-}
-#elif defined(CPU_CAPABILITY_AVX2)
-inline Vectorized<float> eafo_exp(const Vectorized<float>& a) {
-  const __m256 x = _mm256_min_ps(_mm256_set1_ps(88.8f), _mm256_max_ps(_mm256_set1_ps(-87.33654f), a));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(126)), 23);
-  return _mm256_mul_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), _mm256_set1_ps(2.0f));
+  using V = Vectorized<float>;
+  using I = Vectorized<int32_t>;
+  const V x = at::vec::clamp(a, V(-87.33654f), V(88.8f));
+  const V n = (x * V(1.44269504088896341f)).round();
+  V r = at::vec::fnmadd(n, V(0.693359375f), x);
+  r = at::vec::fnmadd(n, V(-2.12194440e-4f), r);
+  V p(1.9875691500e-4f);
+  p = at::vec::fmadd(p, r, V(1.3981999507e-3f));
+  p = at::vec::fmadd(p, r, V(8.3334519073e-3f));
+  p = at::vec::fmadd(p, r, V(4.1665795894e-2f));
+  p = at::vec::fmadd(p, r, V(1.6666665459e-1f));
+  p = at::vec::fmadd(p, r, V(5.0000001201e-1f));
+  p = at::vec::fmadd(p, r * r, r + V(1.0f));
+  const I e = (at::vec::convert_to_int_of_same_size(n) + I(126)) << I(23);
+  return p * at::vec::cast<float>(e) * V(2.0f);
 }
 #endif
 
@@ -327,8 +309,9 @@ std::array<double, 1> celu_bwd_k(const T* __restrict x_, const T* __restrict g_,
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -347,8 +330,13 @@ std::array<double, 1> celu_bwd_k(const T* __restrict x_, const T* __restrict g_,
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -418,8 +406,9 @@ std::array<double, 1> crrelu_bwd_k(const T* __restrict x_, const T* __restrict g
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -438,8 +427,13 @@ std::array<double, 1> crrelu_bwd_k(const T* __restrict x_, const T* __restrict g
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -520,8 +514,9 @@ std::array<double, 2> eafo_elu_bwd_k(const T* __restrict x_, const T* __restrict
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -542,8 +537,13 @@ std::array<double, 2> eafo_elu_bwd_k(const T* __restrict x_, const T* __restrict
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -625,8 +625,9 @@ std::array<double, 2> eafo_leaky_relu_bwd_k(const T* __restrict x_, const T* __r
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -647,8 +648,13 @@ std::array<double, 2> eafo_leaky_relu_bwd_k(const T* __restrict x_, const T* __r
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -730,8 +736,9 @@ std::array<double, 2> eafo_prelu_bwd_k(const T* __restrict x_, const T* __restri
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -752,8 +759,13 @@ std::array<double, 2> eafo_prelu_bwd_k(const T* __restrict x_, const T* __restri
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -860,8 +872,9 @@ std::array<double, 1> eafo_silu_bwd_k(const T* __restrict x_, const T* __restric
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -880,8 +893,13 @@ std::array<double, 1> eafo_silu_bwd_k(const T* __restrict x_, const T* __restric
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -964,8 +982,9 @@ std::array<double, 2> eafo_softplus_bwd_k(const T* __restrict x_, const T* __res
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -986,8 +1005,13 @@ std::array<double, 2> eafo_softplus_bwd_k(const T* __restrict x_, const T* __res
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1071,8 +1095,9 @@ std::array<double, 1> eafo_tanh_bwd_k(const T* __restrict x_, const T* __restric
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1091,8 +1116,13 @@ std::array<double, 1> eafo_tanh_bwd_k(const T* __restrict x_, const T* __restric
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1157,8 +1187,9 @@ std::array<double, 1> elu_bwd_k(const T* __restrict x_, const T* __restrict g_, 
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1177,8 +1208,13 @@ std::array<double, 1> elu_bwd_k(const T* __restrict x_, const T* __restrict g_, 
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1284,8 +1320,9 @@ std::array<double, 1> leaky_relu_bwd_k(const T* __restrict x_, const T* __restri
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1304,8 +1341,13 @@ std::array<double, 1> leaky_relu_bwd_k(const T* __restrict x_, const T* __restri
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1411,8 +1453,9 @@ std::array<double, 1> prelu_bwd_k(const T* __restrict x_, const T* __restrict g_
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1431,8 +1474,13 @@ std::array<double, 1> prelu_bwd_k(const T* __restrict x_, const T* __restrict g_
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1541,8 +1589,9 @@ std::array<double, 2> selu_bwd_k(const T* __restrict x_, const T* __restrict g_,
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1563,8 +1612,13 @@ std::array<double, 2> selu_bwd_k(const T* __restrict x_, const T* __restrict g_,
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1716,8 +1770,9 @@ std::array<double, 1> softplus_bwd_k(const T* __restrict x_, const T* __restrict
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1736,8 +1791,13 @@ std::array<double, 1> softplus_bwd_k(const T* __restrict x_, const T* __restrict
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
