@@ -1,7 +1,7 @@
 """The C++ printer of the fused kernels: SymPy's C99 printer over ``at::vec::Vectorized``.
 
 The kernels of :mod:`eafo_sym.codegen.assemblers.cpp` compute on ATen's portable SIMD type,
-so that they use the same vectorised ``exp``/``erf``/``tanh`` (SLEEF) as torch's own CPU
+so that they use the same vectorised ``erf``/``tanh``/``log`` (SLEEF) as torch's own CPU
 kernels. :class:`VecPrinter` is :class:`sympy.printing.c.C99CodePrinter` with the nodes of
 the stable, guarded forms printed for that type: constants are broadcast (``V(T(c))``), math
 functions are methods (``x.tanh()``), comparisons are lane masks and branches blends. It keeps
@@ -228,6 +228,7 @@ class VecPrinter(NestedMinMax, Refusals, C99CodePrinter):
         return self._clamped(expr, "clamp_max", self._nested_calls[1])
 
     def _exp(self, arg: sp.Expr) -> str:
+        """``eafo_exp(arg)``, with one pair of parentheses."""
         s = self._print(arg)
         return f"eafo_exp({s[1:-1] if _enclosed(s) else s})"
 
@@ -236,7 +237,7 @@ class VecPrinter(NestedMinMax, Refusals, C99CodePrinter):
         return self._exp(expr.args[0])
 
     def _print_vector_method(self, expr):
-        """A Vectorized method (``x.exp()``) where C99 would call math.h, which takes no vectors."""
+        """A Vectorized method (``x.tanh()``) where C99 would call math.h, which takes no vectors."""
         return f"{self._operand(expr.args[0])}.{VEC_METHODS[type(expr)]}()"
 
     def _print_sigmoid(self, expr):
