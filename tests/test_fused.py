@@ -80,7 +80,12 @@ def test_classes_subclass_the_torch_modules_and_share_state(ops):
     assert fused.get_act_layer("crrelu") is fused.CRReLU
     with pytest.raises(ValueError, match="unknown activation 'nope'"):
         fused.get_act_layer("nope")
-    assert fused.available()
+    assert fused.available() and fused.unavailable_reason() is None
+    # Every activation has its operator, taking x and the parameters eafo_sym.nn passes.
+    assert sorted(fused._State.ops) == NAMES
+    for name, op in fused._State.ops.items():
+        assert [a.name for a in op._schema.arguments][1:] == [str(p) for p in activations.get(name).params]
+        assert len(op._schema.arguments) == 1 + len(gen.PARAMETERS[name])
 
 
 def test_kernels_reject_what_they_cannot_take(ops):

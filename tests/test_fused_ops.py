@@ -267,6 +267,17 @@ def test_number_hyperparameters_are_passed_as_float64(ops):
     torch.testing.assert_close(m(xs), torch.nn.functional.elu(xs, alpha=0.3), rtol=1e-15, atol=1e-15)
 
 
+def test_an_activation_whose_kernel_is_out_of_step_runs_its_torch_code(ops, monkeypatch, caplog):
+    """nn.py declaring a parameter the kernel lacks: that activation only falls back, and says so."""
+    monkeypatch.setitem(gen.PARAMETERS, "softplus", ("beta", "threshold"))
+    with caplog.at_level("WARNING", logger="eafo_sym.fused"):
+        found = fused._forward_ops()
+    assert "softplus" not in found and set(found) == set(NAMES) - {"softplus"}
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "eafo_sym.fused: no fused kernels match eafo_sym.nn for softplus"
+    ]
+
+
 # --- torch.func -----------------------------------------------------------------------------
 
 

@@ -237,7 +237,7 @@ class VecPrinter(NestedMinMax, Refusals, C99CodePrinter):
         return self._exp(expr.args[0])
 
     def _print_vector_method(self, expr):
-        """A Vectorized method (``x.tanh()``) where C99 would call math.h, which takes no vectors."""
+        """A Vectorized method (``x.tanh()``) where C99 calls math.h, which takes no vectors."""
         return f"{self._operand(expr.args[0])}.{VEC_METHODS[type(expr)]}()"
 
     def _print_sigmoid(self, expr):
