@@ -225,7 +225,7 @@ def main(argv=None) -> int:
         ap.error(f"{args.out / existing[0]} exists; pass --force to replace the results")
     torch.set_num_threads(THREADS)
     # Enough repeats at every size that the minimum is not one noisy step on a shared machine.
-    plan = {16: 40, 18: 20, 20: 10, 22: 6, 24: 4}
+    plan = {16: 40, 18: 20, 20: 10, 22: 8, 24: 6}
     if args.quick:
         plan = {16: 10, 18: 5, 20: 3}
     if args.smoke:
