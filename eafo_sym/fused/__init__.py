@@ -13,8 +13,13 @@ kernel, a meta kernel (fake tensors) and autograd, so ``torch.compile`` calls th
 without a graph break, ``torch.export`` records them and ``torch.library.opcheck`` passes
 for each. Everything else runs the printed torch code of the parent class: other dtypes,
 other devices, parameters that are not 0-dim, torch.func transforms (``vmap``, ``grad``,
-...), and ``torch.compile`` before the kernels are loaded in the process.
+...), and ``torch.compile`` before the kernels are loaded in the process. Inductor cannot
+fuse an operator with its neighbours (a bias before it, a residual after it), which it does
+with :mod:`eafo_sym.nn`'s torch code: under ``torch.compile``, time both
+(``benchmarks/bench_crrelu.py`` has a row for each).
 
+A nan or infinite parameter propagates as in the plain closed form: the guards that keep
+the value at ``x = +-inf`` finite step aside for it (``CRReLU(epsilon=nan)`` gives nan).
 The kernels are differentiable once: differentiating their backward again
 (``create_graph=True``, then backward: gradient penalties, Hessian-vector products) raises
 an error naming the :mod:`eafo_sym.nn` module to use instead.
