@@ -12,7 +12,7 @@ collect_ignore = ["eafo_sym/activations.py", "eafo_sym/distributions.py"]
 collect_ignore_glob = []
 if importlib.util.find_spec("torch") is None:
     collect_ignore_glob += [
-        "eafo_sym/nn.py", "eafo_sym/fused.py", "eafo_sym/paper.py", "eafo_sym/experiment/*.py"
+        "eafo_sym/nn.py", "eafo_sym/fused/*.py", "eafo_sym/paper.py", "eafo_sym/experiment/*.py"
     ]
 if importlib.util.find_spec("sklearn") is None:
     collect_ignore_glob += ["eafo_sym/experiment/*.py"]

@@ -9,9 +9,9 @@ base activations; the derived ones (CRReLU and the ``eafo_*`` corrections) have
 no torch.nn twin.
 
 Forward+backward, interleaved in a random order, minimum over repeats, 2 threads. Writes
-``benchmarks/results/modules_bench.md``. Run::
+``benchmarks/results/modules_bench.md`` (``--force`` to replace it). Run::
 
-    python benchmarks/bench_modules.py            # 2^16 and 2^20 elements
+    python benchmarks/bench_modules.py --force    # 2^16 and 2^20 elements
     python benchmarks/bench_modules.py --smoke --out /tmp/b
 """
 
@@ -62,9 +62,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="one tiny size: checks the script runs")
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder for the table")
+    ap.add_argument("--force", action="store_true", help="replace an existing table")
     args = ap.parse_args(argv)
+    table = args.out / "modules_bench.md"
+    if table.exists() and not args.force:
+        ap.error(f"{table} exists; pass --force to replace it")
     torch.set_num_threads(THREADS)
-    fused.load()  # build the kernels before timing (once; cached)
+    try:
+        fused.load()  # build the kernels before timing (once per environment)
+    except fused.BuildError as err:
+        sys.exit(f"bench_modules.py: the fused kernels are needed: {err}")
     plan = {10: 2} if args.smoke else {16: 60, 20: 12}
     rows = {}
     for name in TORCH_NN:
@@ -73,7 +80,7 @@ def main(argv=None) -> int:
             f"2^{k}: {a / c:.2f}x, {b / c:.2f}x" for k, (a, b, c) in rows[name].items()
         )
         print(f"{name:10s} generated, fused / torch.nn  {ratios}", flush=True)
-    cmd = "python benchmarks/bench_modules.py" + (" --smoke" if args.smoke else "")
+    cmd = "python benchmarks/bench_modules.py" + (" --smoke" if args.smoke else " --force")
     md = [
         "# Generated base activations against torch.nn",
         "",
@@ -96,8 +103,8 @@ def main(argv=None) -> int:
         "way, as torch.nn's own kernels do.",
     ]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "modules_bench.md").write_text("\n".join(md) + "\n")
-    print(f"wrote {args.out}/modules_bench.md")
+    table.write_text("\n".join(md) + "\n")
+    print(f"wrote {table}")
     return 0
 
 

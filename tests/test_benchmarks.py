@@ -27,6 +27,7 @@ def test_benchmark_smoke_run_writes_its_tables(tmp_path):
     assert set(goals) == {
         "eager gen / paper plain",
         "eager fused / paper plain",
+        "eager fused / F.gelu",
         "compiled gen / F.gelu eager",
         "compiled floor / F.gelu eager",
     }
@@ -37,6 +38,18 @@ def test_benchmark_smoke_run_writes_its_tables(tmp_path):
     assert data["saved_input_sizes"]["paper plain"] > 1.0
     md = (tmp_path / "crrelu_bench.md").read_text()
     assert "compiled floor / F.gelu eager" in md
+
+
+def test_benchmarks_refuse_to_replace_results_without_force(tmp_path):
+    for script, table in (("bench_crrelu.py", "crrelu_bench.md"),
+                          ("bench_modules.py", "modules_bench.md")):
+        (tmp_path / table).write_text("a hand-kept table\n")
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / script), "--smoke", "--out", str(tmp_path)],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )
+        assert out.returncode == 2 and "pass --force" in out.stderr, (script, out.stderr)
+        assert (tmp_path / table).read_text() == "a hand-kept table\n"
 
 
 def test_benchmark_rejects_zero_rounds(tmp_path):

@@ -2,7 +2,9 @@
 
 Every check compares the fused kernels with an independent computation: the
 printed torch modules of :mod:`eafo_sym.nn` (a different code path: one ATen
-kernel per operation), float64 references, ``gradcheck`` and mpmath.
+kernel per operation), float64 references, ``gradcheck`` and mpmath. The operators
+themselves (opcheck, compile, export, layouts, nan parameters) are in
+``tests/test_fused_ops.py``, the build (locks, failures) in ``tests/test_fused_build.py``.
 
 Float32 tolerance: the fused result's error against the float64 torch module
 stays within 16 float32 ulps of ``|ref| + 1`` (values) or ``|ref| + |g|``
@@ -13,6 +15,7 @@ ulps at worst, measured). Building the extension takes about a minute.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 
 import mpmath
@@ -37,8 +40,8 @@ EDGE = [0.0, -0.0, 1e-30, -1e-30, 0.5, -0.5, 1.0, -1.0, 30.0, -30.0, 200.0, -200
 
 
 @pytest.fixture(scope="module")
-def ext():
-    if shutil.which("c++") is None and shutil.which("g++") is None:
+def ops():
+    if shutil.which(os.environ.get("CXX", "c++")) is None:
         pytest.skip("no C++ compiler: the fused kernels cannot be built here")
     return fused.load()
 
@@ -63,7 +66,7 @@ def _run(m, x0, g):
 # --- interface ----------------------------------------------------------------------------
 
 
-def test_classes_subclass_the_torch_modules_and_share_state(ext):
+def test_classes_subclass_the_torch_modules_and_share_state(ops):
     assert sorted(fused.ACTIVATIONS) == NAMES
     for name, cls in fused.ACTIVATIONS.items():
         base = gen.ACTIVATIONS[name]
@@ -77,25 +80,33 @@ def test_classes_subclass_the_torch_modules_and_share_state(ext):
     assert fused.get_act_layer("crrelu") is fused.CRReLU
     with pytest.raises(ValueError, match="unknown activation 'nope'"):
         fused.get_act_layer("nope")
-    assert fused.available()
+    assert fused.available() and fused.unavailable_reason() is None
+    # Every activation has its operator, taking x and the parameters eafo_sym.nn passes.
+    assert sorted(fused._State.ops) == NAMES
+    for name, op in fused._State.ops.items():
+        assert [a.name for a in op._schema.arguments][1:] == [str(p) for p in activations.get(name).params]
+        assert len(op._schema.arguments) == 1 + len(gen.PARAMETERS[name])
 
 
-def test_kernels_reject_what_they_cannot_take(ext):
+def test_kernels_reject_what_they_cannot_take(ops):
+    eps = torch.tensor(0.1)
     with pytest.raises(RuntimeError, match="float32 or float64"):
-        ext.crrelu_fwd(torch.ones(3, dtype=torch.float16), [torch.tensor(0.1)])
-    with pytest.raises(RuntimeError, match="expected 1 parameters"):
-        ext.crrelu_fwd(torch.ones(3), [])
+        ops.crrelu(torch.ones(3, dtype=torch.float16), eps)
+    with pytest.raises(RuntimeError, match="expected at most 2 argument"):
+        ops.crrelu(torch.ones(3), eps, eps)
     with pytest.raises(RuntimeError, match="0-dim parameters"):
-        ext.crrelu_fwd(torch.ones(3), [torch.ones(2)])
-    with pytest.raises(RuntimeError, match="grad_output must match x"):
-        ext.crrelu_bwd_x(torch.ones(3), [torch.tensor(0.1)], torch.ones(4))
+        ops.crrelu(torch.ones(3), torch.ones(2))
+    with pytest.raises(RuntimeError, match="grad must match x"):
+        ops.crrelu_backward_input(torch.ones(4), torch.ones(3), eps)
+    with pytest.raises(RuntimeError, match="grad must match x"):
+        ops.crrelu_backward(torch.ones(3, dtype=torch.float64), torch.ones(3), eps)
 
 
 # --- values and gradients -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_float64_matches_the_torch_module(ext, name):
+def test_float64_matches_the_torch_module(ops, name):
     torch.manual_seed(0)
     ref, fz = _pair(name, torch.float64)
     for x0 in (torch.randn(70001, dtype=torch.float64) * 4, torch.tensor(EDGE, dtype=torch.float64)):
@@ -109,7 +120,7 @@ def test_float64_matches_the_torch_module(ext, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_float32_error_is_that_of_the_torch_module(ext, name):
+def test_float32_error_is_that_of_the_torch_module(ops, name):
     torch.manual_seed(1)
     ref64 = gen.ACTIVATIONS[name]().double()
     _, fz = _pair(name, torch.float32)
@@ -126,7 +137,7 @@ def test_float32_error_is_that_of_the_torch_module(ext, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_edges_match_the_torch_module_float32(ext, name):
+def test_edges_match_the_torch_module_float32(ops, name):
     ref, fz = _pair(name, torch.float32)
     x0 = torch.tensor(EDGE, dtype=torch.float32)
     g = torch.linspace(-2, 2, len(EDGE))
@@ -137,22 +148,23 @@ def test_edges_match_the_torch_module_float32(ext, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_gradcheck_float64(ext, name):
+def test_gradcheck_float64(ops, name):
     torch.manual_seed(2)
     xs = torch.randn(40, dtype=torch.float64) * 2
     xs = torch.where(xs.abs() < 1e-2, xs + 0.1, xs)  # away from kinks at 0
     m = fused.ACTIVATIONS[name]().double()
     # Every parameter, buffers included: the kernel returns all their gradients.
     ps = [p.detach().clone().requires_grad_() for p in m._arguments(xs)]
+    op = getattr(ops, name)
     assert torch.autograd.gradcheck(
-        lambda xs, *ps: fused._FusedFunction.apply(name, xs, *ps),
+        lambda xs, *ps: op(xs, *ps),
         (xs.requires_grad_(), *ps),
         eps=1e-6,
         atol=1e-7,
     )
 
 
-def test_crrelu_matches_mpmath_float64(ext):
+def test_crrelu_matches_mpmath_float64(ops):
     act = activations.get("crrelu")
     (e,) = act.params
     f = sp.lambdify([x, e], act.expr, modules="mpmath")
@@ -171,7 +183,27 @@ def test_crrelu_matches_mpmath_float64(ext):
     assert float(m.epsilon.grad) == pytest.approx(de, rel=1e-14)
 
 
-def test_parameter_gradient_over_many_threads_and_chunks(ext):
+def test_float32_exp_is_within_two_ulps_and_flushes_only_below_2_to_the_minus_125(ops):
+    """ELU's input gradient at x <= 0 with alpha = 1 and grad 1 is the kernels' exp itself."""
+    xs = torch.cat([torch.linspace(-104.0, 0.0, 1 << 20), torch.tensor([-math.inf, math.nan])])
+    one = torch.tensor(1.0)
+    got = ops.elu_backward_input(torch.ones_like(xs), xs, one).double()
+    want = torch.exp(xs.double())
+    normal = want >= 2.0**-125.5
+    ulp = torch.from_numpy(np.spacing(want[normal].float().numpy()).astype(np.float64))
+    assert ((got[normal] - want[normal]).abs() / ulp).max() <= 2.0
+    tiny = ~normal & xs.isfinite()  # flushed to 0, or subnormal (SLEEF, std::exp)
+    assert ((got[tiny] - want[tiny]).abs() <= 2.0**-125.5).all()
+    assert got[-2] == 0.0 and math.isnan(got[-1])
+    # exp at the top of its range (finite up to ln of the largest float, then inf), through
+    # the sigmoid's 1 / (1 + exp(-t)): within 4 ulps, or below the flush threshold.
+    t = torch.tensor([-80.0, -88.0, -88.7, -88.73, -100.0, -math.inf])
+    y = ops.sigmoid(t).double()
+    torch.testing.assert_close(y, torch.sigmoid(t.double()), rtol=4 * EPS32, atol=2.0**-125)
+    assert y[0] > 0 and y[-1] == 0
+
+
+def test_parameter_gradient_over_many_threads_and_chunks(ops):
     torch.manual_seed(3)
     xs = torch.randn(1 << 21) * 3  # 64 chunks of 32768 elements, summed in parallel
     g = torch.randn_like(xs)
@@ -183,7 +215,7 @@ def test_parameter_gradient_over_many_threads_and_chunks(ext):
     assert float(ge) == pytest.approx(float(re_), rel=1e-6)
 
 
-def test_only_the_gradients_asked_for(ext):
+def test_only_the_gradients_asked_for(ops):
     m = fused.CRReLU()
     xs = torch.randn(100, requires_grad=True)
     m.epsilon.requires_grad_(False)
@@ -198,7 +230,7 @@ def test_only_the_gradients_asked_for(ext):
 
 
 @pytest.mark.parametrize("shape", [(), (0,), (7,), (3, 4, 5), (2, 70000)])
-def test_shapes_and_non_contiguous_input(ext, shape):
+def test_shapes_and_non_contiguous_input(ops, shape):
     ref, fz = _pair("eafo_silu", torch.float32)
     x0 = torch.randn(shape)
     for xin in (x0, x0.t() if x0.dim() == 2 else x0):
@@ -211,7 +243,7 @@ def test_shapes_and_non_contiguous_input(ext, shape):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_other_dtypes_run_the_torch_code(ext, dtype):
+def test_other_dtypes_run_the_torch_code(ops, dtype):
     ref, fz = _pair("crrelu", dtype)
     x0 = torch.randn(50, dtype=dtype)
     assert not fused.eligible(x0, (fz.epsilon,))
@@ -220,7 +252,7 @@ def test_other_dtypes_run_the_torch_code(ext, dtype):
     assert torch.equal(y0, y1) and torch.equal(gx0, gx1) and torch.equal(gp0[0], gp1[0])
 
 
-def test_parameters_that_are_not_0_dim_run_the_torch_code(ext):
+def test_parameters_that_are_not_0_dim_run_the_torch_code(ops):
     fz, ref = fused.PReLU(num_parameters=5, init=0.2), gen.PReLU(num_parameters=5, init=0.2)
     x0 = torch.randn(3, 5)
     assert not fused.eligible(x0, fz._arguments(x0))
@@ -242,7 +274,7 @@ def _saved_bytes(module, xs):
     return sum(seen.values())
 
 
-def test_saved_for_backward_is_the_input_only(ext):
+def test_saved_for_backward_is_the_input_only(ops):
     xs = torch.randn(1 << 16, requires_grad=True)
     nbytes = xs.numel() * xs.element_size()
     assert nbytes <= _saved_bytes(fused.CRReLU(), xs) <= nbytes + 64  # x and the 0-dim epsilon
@@ -250,7 +282,7 @@ def test_saved_for_backward_is_the_input_only(ext):
 
 
 @pytest.mark.slow
-def test_torch_compile_traces_the_torch_code(ext):
+def test_torch_compile_traces_the_torch_code(ops):
     torch.manual_seed(4)
     xs = torch.randn(1000)
     xs[:2] = torch.tensor([math.inf, -math.inf])

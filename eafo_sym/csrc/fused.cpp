@@ -21,37 +21,148 @@
 //   softplus: log(exp(beta*x) + 1)/beta
 //   tanh: tanh(x)
 
-#include <torch/extension.h>
+// Only the headers the kernels use: torch/extension.h (all of ATen and pybind11) would double
+// the build time, and the extension is a library of torch operators, not a Python module.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
 #include <ATen/cpu/vec/vec.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/scalar_tensor.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/library.h>
 
 #include <array>
+#include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <optional>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
 
-// T * finite(A) for a decaying T (eafo_sym.codegen.stable.decay_guard): A's nan
-// and +-inf become +-the largest finite value, as the torch modules' _finite.
+using at::vec::Vectorized;
+
+// Lane selects. x86's min, max and masked blends are one instruction each; at::vec's blendv
+// takes a vector mask, which AVX-512 turns into a mask register and back on every call.
+// eafo_where_nan(m, a, b): b where m is nan, else a.
+template <typename V>
+inline V eafo_where_nan(const V& m, const V& a, const V& b) {
+  return V::blendv(a, b, m.isnan());
+}
+// eafo_min_or(a, b): min(a, b), and b where a is nan.
+template <typename V>
+inline V eafo_min_or(const V& a, const V& b) {
+  return V::blendv(at::vec::clamp_max(a, b), b, a.isnan());
+}
+#if defined(CPU_CAPABILITY_AVX512)
+inline Vectorized<float> eafo_where_nan(
+    const Vectorized<float>& m, const Vectorized<float>& a, const Vectorized<float>& b) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), a, b);
+}
+inline Vectorized<double> eafo_where_nan(
+    const Vectorized<double>& m, const Vectorized<double>& a, const Vectorized<double>& b) {
+  return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(m, m, _CMP_UNORD_Q), a, b);
+}
+inline Vectorized<float> eafo_min_or(const Vectorized<float>& a, const Vectorized<float>& b) {
+  return _mm512_min_ps(a, b);
+}
+inline Vectorized<double> eafo_min_or(const Vectorized<double>& a, const Vectorized<double>& b) {
+  return _mm512_min_pd(a, b);
+}
+#elif defined(CPU_CAPABILITY_AVX2)
+inline Vectorized<float> eafo_where_nan(
+    const Vectorized<float>& m, const Vectorized<float>& a, const Vectorized<float>& b) {
+  return _mm256_blendv_ps(a, b, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+}
+inline Vectorized<double> eafo_where_nan(
+    const Vectorized<double>& m, const Vectorized<double>& a, const Vectorized<double>& b) {
+  return _mm256_blendv_pd(a, b, _mm256_cmp_pd(m, m, _CMP_UNORD_Q));
+}
+inline Vectorized<float> eafo_min_or(const Vectorized<float>& a, const Vectorized<float>& b) {
+  return _mm256_min_ps(a, b);
+}
+inline Vectorized<double> eafo_min_or(const Vectorized<double>& a, const Vectorized<double>& b) {
+  return _mm256_min_pd(a, b);
+}
+#endif
+
+// T * finite(A) for a decaying T (eafo_sym.codegen.stable.decay_guard): A's nan and +-inf
+// become +-the largest finite value, as the torch modules' _finite: min(A, big) maps nan to
+// big, then clamp_min bounds -inf. With the plain value of A's parameters (nan where one of
+// them is not finite) A passes unchanged: a nan or infinite parameter propagates.
 template <typename V>
 inline V eafo_finite(const V& a) {
   using T = typename V::value_type;
-  const V big(std::numeric_limits<T>::max());
-  const V low(-std::numeric_limits<T>::max());
-  return V::blendv(at::vec::clamp(a, low, big), big, a.isnan());
+  return at::vec::clamp_min(eafo_min_or(a, V(std::numeric_limits<T>::max())),
+                            V(-std::numeric_limits<T>::max()));
+}
+template <typename V>
+inline V eafo_finite(const V& a, const V& plain) {
+  return eafo_where_nan(plain, eafo_finite(a), a);
 }
 
-// zero_guard: a nan product becomes 0 (a zero factor wins over an overflowed
-// cofactor); adding clamp(z, 0, 0) of each zero factor keeps a nan input nan.
+// zero_guard: a nan product becomes 0 (a zero factor wins over an overflowed cofactor), or
+// stays nan with the plain value of a non-finite parameter; adding clamp(z, 0, 0) of each
+// zero factor keeps a nan input nan.
 template <typename V>
 inline V eafo_nan_to_zero(const V& p) {
-  return V::blendv(p, V(typename V::value_type(0)), p.isnan());
+  return eafo_where_nan(p, p, V(typename V::value_type(0)));
+}
+template <typename V>
+inline V eafo_nan_to_zero(const V& p, const V& plain) {
+  return eafo_where_nan(p, p, plain);
 }
 template <typename V>
 inline V eafo_nan_or_zero(const V& z) {
-  return V::blendv(V(typename V::value_type(0)), z, z.isnan());
+  return eafo_where_nan(z, V(typename V::value_type(0)), z);
 }
+
+// The plain value of some parameters: 0 where all are finite, nan where one is not.
+template <typename V>
+inline V eafo_plain(std::initializer_list<double> values) {
+  using T = typename V::value_type;
+  for (double v : values) {
+    if (!std::isfinite(v)) {
+      return V(std::numeric_limits<T>::quiet_NaN());
+    }
+  }
+  return V(T(0));
+}
+
+// exp, inlined. at::vec's exp is a call into SLEEF, and a call spills every live vector
+// register (all of them are caller-saved): in these kernels it costs more than the exp.
+// float32 on AVX2/AVX-512: exp(a) = 2^n e^r, n = round(a / ln 2), |r| <= ln(2)/2 (Cody-Waite),
+// e^r by Cephes' expf polynomial: within 2 ulps wherever the result is at least 2^-125.5;
+// smaller results flush to 0 (SLEEF's are subnormal there), an overflow is inf. The clamp
+// passes a nan through (x86's max and min return their second operand) and keeps n in
+// [-126, 128]; 2^n is applied as 2^(n-1) * 2, so that n = 128 overflows in the multiply.
+template <typename V>
+inline V eafo_exp(const V& a) {
+  return a.exp();
+}
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512)
+inline Vectorized<float> eafo_exp(const Vectorized<float>& a) {
+  using V = Vectorized<float>;
+  using I = Vectorized<int32_t>;
+  const V x = at::vec::clamp(a, V(-87.33654f), V(88.8f));
+  const V n = (x * V(1.44269504088896341f)).round();
+  V r = at::vec::fnmadd(n, V(0.693359375f), x);
+  r = at::vec::fnmadd(n, V(-2.12194440e-4f), r);
+  V p(1.9875691500e-4f);
+  p = at::vec::fmadd(p, r, V(1.3981999507e-3f));
+  p = at::vec::fmadd(p, r, V(8.3334519073e-3f));
+  p = at::vec::fmadd(p, r, V(4.1665795894e-2f));
+  p = at::vec::fmadd(p, r, V(1.6666665459e-1f));
+  p = at::vec::fmadd(p, r, V(5.0000001201e-1f));
+  p = at::vec::fmadd(p, r * r, r + V(1.0f));
+  const I e = (at::vec::convert_to_int_of_same_size(n) + I(126)) << I(23);
+  return p * at::vec::cast<float>(e) * V(2.0f);
+}
+#endif
 
 inline void eafo_check(const at::Tensor& t, const char* what) {
   TORCH_CHECK(t.device().is_cpu(),
@@ -60,41 +171,78 @@ inline void eafo_check(const at::Tensor& t, const char* what) {
               "eafo_sym fused kernels take float32 or float64; ", what, " is ", t.scalar_type());
 }
 
-inline void eafo_check_grad(const at::Tensor& x, const at::Tensor& g) {
-  eafo_check(x, "x");
-  TORCH_CHECK(g.sizes() == x.sizes() && g.scalar_type() == x.scalar_type(),
-              "grad_output must match x in shape and dtype");
-}
-
-// The parameters' values (0-dim tensors of any floating dtype), in double.
-inline std::vector<double> eafo_params(const std::vector<at::Tensor>& ps, size_t n) {
-  TORCH_CHECK(ps.size() == n, "expected ", n, " parameters, got ", ps.size());
-  std::vector<double> v;
-  for (const auto& p : ps) {
-    TORCH_CHECK(p.dim() == 0,
-                "eafo_sym fused kernels take 0-dim parameters, got shape ", p.sizes());
-    v.push_back(p.item<double>());
+// A parameter's value: a 0-dim tensor of any floating dtype (read directly where it is on the
+// CPU: item() is a dispatcher call).
+inline double eafo_value(const at::Tensor& p) {
+  TORCH_CHECK(p.dim() == 0,
+              "eafo_sym fused kernels take 0-dim parameters, got shape ", p.sizes());
+  if (p.is_cpu() && p.scalar_type() == at::kFloat) {
+    return *p.const_data_ptr<float>();
   }
-  return v;
+  if (p.is_cpu() && p.scalar_type() == at::kDouble) {
+    return *p.const_data_ptr<double>();
+  }
+  return p.item<double>();
 }
 
-// What every host function starts with: the operands checked and made contiguous, the
-// parameters' values, and an output like x. A forward has no g (nullptr).
+// ``t`` with the strides of ``like`` (a dense tensor of the same shape): ``t`` itself where they
+// agree, else a copy.
+inline at::Tensor eafo_laid_out_as(const at::Tensor& t, const at::Tensor& like) {
+  if (t.strides() == like.strides()) {
+    return t;
+  }
+  return at::empty_like(like).copy_(t);
+}
+
+// What every host function starts with: the operands checked, the parameters' values, and the
+// output laid out as empty_like(x) lays it out. A dense x (contiguous, channels_last or any
+// other order of its dimensions) is used as it is and its output has its strides; the kernels
+// then run over the elements in memory order. A forward has no g (nullptr).
 struct EafoOperands {
   std::vector<double> params;
   at::Tensor x, g, out;
 };
 
-inline EafoOperands eafo_operands(const at::Tensor& x, const std::vector<at::Tensor>& ps,
-                                  size_t n, const at::Tensor* g = nullptr) {
-  if (g == nullptr) {
-    eafo_check(x, "x");
-  } else {
-    eafo_check_grad(x, *g);
+inline EafoOperands eafo_operands(const at::Tensor& x, const at::Tensor* g,
+                                  std::initializer_list<at::Tensor> ps) {
+  eafo_check(x, "x");
+  EafoOperands o;
+  o.params.reserve(ps.size());
+  for (const auto& p : ps) {
+    o.params.push_back(eafo_value(p));
   }
-  EafoOperands o{eafo_params(ps, n), x.contiguous(), g ? g->contiguous() : at::Tensor(), {}};
-  o.out = at::empty_like(o.x);
+  o.out = at::empty_like(x);
+  o.x = eafo_laid_out_as(x, o.out);
+  if (g != nullptr) {
+    TORCH_CHECK(g->sizes() == x.sizes() && g->scalar_type() == x.scalar_type(),
+                "grad must match x in shape and dtype");
+    TORCH_CHECK(g->device().is_cpu(), "eafo_sym fused kernels run on CPU tensors; grad is on ",
+                g->device());
+    o.g = eafo_laid_out_as(*g, o.out);
+  }
   return o;
+}
+
+// An operator of this library, called through the dispatcher (so that fake tensors, tracing and
+// functionalization see it), looked up once.
+template <typename Signature>
+inline c10::TypedOperatorHandle<Signature> eafo_op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+// A backward operator's outputs as autograd passes them (a list) and as the operator's
+// schema returns them (a tuple).
+template <typename... Ts>
+inline torch::autograd::variable_list eafo_list(const std::tuple<Ts...>& t) {
+  return std::apply([](const auto&... v) { return torch::autograd::variable_list{v...}; }, t);
+}
+template <size_t N, size_t... I>
+inline auto eafo_tuple_of(const torch::autograd::variable_list& v, std::index_sequence<I...>) {
+  return std::make_tuple(v[I]...);
+}
+template <size_t N>
+inline auto eafo_tuple(const torch::autograd::variable_list& v) {
+  return eafo_tuple_of<N>(v, std::make_index_sequence<N>());
 }
 
 }  // namespace
@@ -130,7 +278,7 @@ void celu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
   const V p_alpha(static_cast<T>(ps[0]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
-    return g*V::blendv((inv0*x).exp(), V(T(1.0)), (x > V(T(0.0))));
+    return g*V::blendv(eafo_exp(inv0*x), V(T(1.0)), (x > V(T(0.0))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -153,15 +301,16 @@ std::array<double, 1> celu_bwd_k(const T* __restrict x_, const T* __restrict g_,
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
     const V t0 = (x > V(T(0.0)));
     const V t1 = inv0*x;
-    const V t2 = t1.exp();
+    const V t2 = eafo_exp(t1);
     return {g*V::blendv(t2, V(T(1.0)), t0), g*V::blendv((inv0*(t2*eafo_finite(V(T(-1.0))*x)) + t1.expm1()), V(T(0.0)), t0)};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -180,8 +329,13 @@ std::array<double, 1> celu_bwd_k(const T* __restrict x_, const T* __restrict g_,
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -199,7 +353,7 @@ void crrelu_fwd_k(const T* __restrict x_, T* __restrict out_,
   using V = at::vec::Vectorized<T>;
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x) -> V {
-    return (p_epsilon*((V(T(-0.5))*(x*x)).exp()*eafo_finite(x)) + at::vec::maximum(V(T(0.0)), x));
+    return (p_epsilon*(eafo_exp(V(T(-0.5))*(x*x))*eafo_finite(x)) + at::vec::clamp_min(x, V(T(0.0))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -220,7 +374,7 @@ void crrelu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restric
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    return g*(p_epsilon*((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
+    return g*(p_epsilon*(eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0))) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -241,15 +395,16 @@ std::array<double, 1> crrelu_bwd_k(const T* __restrict x_, const T* __restrict g
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
     const V t0 = (x*x);
-    const V t1 = (V(T(-0.5))*t0).exp();
-    return {g*(p_epsilon*(t1*eafo_finite((V(T(1.0)) - t0))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*(t1*eafo_finite(x))};
+    const V t1 = eafo_exp(V(T(-0.5))*t0);
+    return {g*(p_epsilon*(t1*eafo_finite((V(T(1.0)) - t0))) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*(t1*eafo_finite(x))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -268,8 +423,13 @@ std::array<double, 1> crrelu_bwd_k(const T* __restrict x_, const T* __restrict g
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -289,7 +449,7 @@ void eafo_elu_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x) -> V {
-    return (p_epsilon*V::blendv(((V(T(-0.5))*(x*x)).exp()*eafo_finite(x)), inv0*((V(T(-0.5))*x*(V(T(2.0)) + x)).exp()*eafo_finite((V(T(1.0)) + x))), (x < V(T(0.0)))) + V::blendv(p_alpha*x.expm1(), x, (x > V(T(0.0)))));
+    return (p_epsilon*V::blendv((eafo_exp(V(T(-0.5))*(x*x))*eafo_finite(x)), inv0*(eafo_exp(V(T(-0.5))*x*(V(T(2.0)) + x))*eafo_finite((V(T(1.0)) + x))), (x < V(T(0.0)))) + V::blendv(p_alpha*x.expm1(), x, (x > V(T(0.0)))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -312,7 +472,7 @@ void eafo_elu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restr
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    return g*(p_epsilon*V::blendv(((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0))), inv0*((V(T(-0.5))*x*(V(T(2.0)) + x)).exp()*eafo_finite((V(T(1.0)) - ((V(T(1.0)) + x)*(V(T(1.0)) + x))))), (x < V(T(0.0)))) + V::blendv(p_alpha*x.exp(), V(T(1.0)), (x > V(T(0.0)))));
+    return g*(p_epsilon*V::blendv((eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0))), inv0*(eafo_exp(V(T(-0.5))*x*(V(T(2.0)) + x))*eafo_finite((V(T(1.0)) - ((V(T(1.0)) + x)*(V(T(1.0)) + x))))), (x < V(T(0.0)))) + V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), (x > V(T(0.0)))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -336,19 +496,20 @@ std::array<double, 2> eafo_elu_bwd_k(const T* __restrict x_, const T* __restrict
   const V inv1 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> std::array<V, 3> {
     const V t0 = (x > V(T(0.0)));
-    const V t1 = (V(T(-0.5))*x*(V(T(2.0)) + x)).exp();
+    const V t1 = eafo_exp(V(T(-0.5))*x*(V(T(2.0)) + x));
     const V t2 = (V(T(1.0)) + x);
     const V t3 = (x < V(T(0.0)));
     const V t4 = (x*x);
-    const V t5 = (V(T(-0.5))*t4).exp();
-    return {g*(p_epsilon*V::blendv((t5*eafo_finite((V(T(1.0)) - t4))), inv1*(t1*eafo_finite((V(T(1.0)) - (t2*t2)))), t3) + V::blendv(p_alpha*x.exp(), V(T(1.0)), t0)), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t1*eafo_finite(V(T(-1.0))*t2)), t3) + V::blendv(x.expm1(), V(T(0.0)), t0)), g*V::blendv((t5*eafo_finite(x)), inv1*(t1*eafo_finite(t2)), t3)};
+    const V t5 = eafo_exp(V(T(-0.5))*t4);
+    return {g*(p_epsilon*V::blendv((t5*eafo_finite((V(T(1.0)) - t4))), inv1*(t1*eafo_finite((V(T(1.0)) - (t2*t2)))), t3) + V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), t0)), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t1*eafo_finite(V(T(-1.0))*t2)), t3) + V::blendv(x.expm1(), V(T(0.0)), t0)), g*V::blendv((t5*eafo_finite(x)), inv1*(t1*eafo_finite(t2)), t3)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -369,8 +530,13 @@ std::array<double, 2> eafo_elu_bwd_k(const T* __restrict x_, const T* __restrict
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -390,8 +556,8 @@ void eafo_leaky_relu_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x) -> V {
-    const V t0 = ((V(T(-0.5))*(x*x)).exp()*eafo_finite(x));
-    return (p_alpha*at::vec::minimum(V(T(0.0)), x) + (p_epsilon*V::blendv(t0, inv0*t0, (x < V(T(0.0))))) + at::vec::maximum(V(T(0.0)), x));
+    const V t0 = (eafo_exp(V(T(-0.5))*(x*x))*eafo_finite(x));
+    return (p_alpha*at::vec::clamp_max(x, V(T(0.0))) + (p_epsilon*V::blendv(t0, inv0*t0, (x < V(T(0.0))))) + at::vec::clamp_min(x, V(T(0.0))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -414,8 +580,8 @@ void eafo_leaky_relu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* 
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    const V t1 = ((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0)));
-    return g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv(t1, inv0*t1, (x < V(T(0.0))))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
+    const V t1 = (eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0)));
+    return g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + (p_epsilon*V::blendv(t1, inv0*t1, (x < V(T(0.0))))) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -440,18 +606,19 @@ std::array<double, 2> eafo_leaky_relu_bwd_k(const T* __restrict x_, const T* __r
   auto body = [&](const V& x, const V& g) -> std::array<V, 3> {
     const V t0 = V(T(-1.0))*x;
     const V t1 = (x*x);
-    const V t2 = (V(T(-0.5))*t1).exp();
+    const V t2 = eafo_exp(V(T(-0.5))*t1);
     const V t3 = (t2*eafo_finite((V(T(1.0)) - t1)));
     const V t4 = (x < V(T(0.0)));
     const V t5 = (t2*eafo_finite(x));
-    return {g*(p_alpha*at::vec::minimum(at::vec::maximum(t0, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv(t3, inv1*t3, t4)) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(t0)), t4) + at::vec::minimum(V(T(0.0)), x)), g*V::blendv(t5, inv1*t5, t4)};
+    return {g*(p_alpha*at::vec::clamp(t0, V(T(0)), V(T(1))).ceil() + (p_epsilon*V::blendv(t3, inv1*t3, t4)) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(t0)), t4) + at::vec::clamp_max(x, V(T(0.0)))), g*V::blendv(t5, inv1*t5, t4)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -472,8 +639,13 @@ std::array<double, 2> eafo_leaky_relu_bwd_k(const T* __restrict x_, const T* __r
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -493,8 +665,8 @@ void eafo_prelu_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x) -> V {
-    const V t0 = ((V(T(-0.5))*(x*x)).exp()*eafo_finite(x));
-    return (p_alpha*at::vec::minimum(V(T(0.0)), x) + (p_epsilon*V::blendv(t0, inv0*t0, (x < V(T(0.0))))) + at::vec::maximum(V(T(0.0)), x));
+    const V t0 = (eafo_exp(V(T(-0.5))*(x*x))*eafo_finite(x));
+    return (p_alpha*at::vec::clamp_max(x, V(T(0.0))) + (p_epsilon*V::blendv(t0, inv0*t0, (x < V(T(0.0))))) + at::vec::clamp_min(x, V(T(0.0))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -517,8 +689,8 @@ void eafo_prelu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __res
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    const V t1 = ((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0)));
-    return g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv(t1, inv0*t1, (x < V(T(0.0))))) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
+    const V t1 = (eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0)));
+    return g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + (p_epsilon*V::blendv(t1, inv0*t1, (x < V(T(0.0))))) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -543,18 +715,19 @@ std::array<double, 2> eafo_prelu_bwd_k(const T* __restrict x_, const T* __restri
   auto body = [&](const V& x, const V& g) -> std::array<V, 3> {
     const V t0 = V(T(-1.0))*x;
     const V t1 = (x*x);
-    const V t2 = (V(T(-0.5))*t1).exp();
+    const V t2 = eafo_exp(V(T(-0.5))*t1);
     const V t3 = (t2*eafo_finite((V(T(1.0)) - t1)));
     const V t4 = (x < V(T(0.0)));
     const V t5 = (t2*eafo_finite(x));
-    return {g*(p_alpha*at::vec::minimum(at::vec::maximum(t0, V(T(0))), V(T(1))).ceil() + (p_epsilon*V::blendv(t3, inv1*t3, t4)) + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(t0)), t4) + at::vec::minimum(V(T(0.0)), x)), g*V::blendv(t5, inv1*t5, t4)};
+    return {g*(p_alpha*at::vec::clamp(t0, V(T(0)), V(T(1))).ceil() + (p_epsilon*V::blendv(t3, inv1*t3, t4)) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(t0)), t4) + at::vec::clamp_max(x, V(T(0.0)))), g*V::blendv(t5, inv1*t5, t4)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -575,8 +748,13 @@ std::array<double, 2> eafo_prelu_bwd_k(const T* __restrict x_, const T* __restri
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -594,12 +772,12 @@ void eafo_silu_fwd_k(const T* __restrict x_, T* __restrict out_,
   using V = at::vec::Vectorized<T>;
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x) -> V {
-    const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    const V t0 = (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*x)));
     const V t1 = (t0*t0);
     const V t2 = (x*x);
     const V t3 = V(T(5.0))*x;
     const V t4 = (t0*t0*t0);
-    return (p_epsilon*((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite((V(T(1.0)) + t1 + (V(T(0.5))*t2) + x + (V(T(0.5))*(eafo_nan_to_zero(t0*(V(T(-2.0))*t2)) + eafo_nan_or_zero(t0))) + (V(T(0.5))*(eafo_nan_to_zero(t0*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t0))) + (V(T(0.5))*(eafo_nan_to_zero(t1*t2) + eafo_nan_or_zero(t1))) + (V(T(0.5))*(eafo_nan_to_zero(t1*t3) + eafo_nan_or_zero(t1))) + (V(T(0.5))*(eafo_nan_to_zero(t4*(V(T(-2.0))*x)) + eafo_nan_or_zero(t4))) - (V(T(2.0))*t0)))) + (eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0)));
+    return (p_epsilon*(eafo_exp(V(T(-0.5))*x*(x + V(T(-2.0))))*eafo_finite((V(T(1.0)) + t1 + (V(T(0.5))*t2) + x + (V(T(0.5))*(eafo_nan_to_zero(t0*(V(T(-2.0))*t2)) + eafo_nan_or_zero(t0))) + (V(T(0.5))*(eafo_nan_to_zero(t0*(V(T(-1.0))*t3)) + eafo_nan_or_zero(t0))) + (V(T(0.5))*(eafo_nan_to_zero(t1*t2) + eafo_nan_or_zero(t1))) + (V(T(0.5))*(eafo_nan_to_zero(t1*t3) + eafo_nan_or_zero(t1))) + (V(T(0.5))*(eafo_nan_to_zero(t4*(V(T(-2.0))*x)) + eafo_nan_or_zero(t4))) - (V(T(2.0))*t0)))) + (eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -619,7 +797,7 @@ void eafo_silu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __rest
   using V = at::vec::Vectorized<T>;
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
-    const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    const V t0 = (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*x)));
     const V t1 = (V(T(1.0)) - t0);
     const V t2 = (t0*t0*t0);
     const V t3 = V(T(4.0))*t0;
@@ -634,7 +812,7 @@ void eafo_silu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __rest
     const V t12 = (V(T(1.0)) + (eafo_nan_to_zero(t1*(V(T(3.0))*x)) + eafo_nan_or_zero(t1)));
     const V t13 = (V(T(9.0)) + t8 + (eafo_nan_to_zero(t1*t6) + eafo_nan_or_zero(t1)) + (eafo_nan_to_zero(t1*(V(T(10.0))*x)) + eafo_nan_or_zero(t1)) - t3);
     const V t14 = (V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
-    return g*(p_epsilon*((V(T(-0.5))*x*(x + V(T(-2.0)))).exp()*eafo_finite((V(T(1.0)) + x + (V(T(0.5))*(eafo_nan_to_zero(t10*(V(T(1.0)) - x)) + eafo_nan_or_zero(t10))) + (V(T(0.5))*(eafo_nan_to_zero(t0*t11*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t11))) + (V(T(0.5))*(eafo_nan_to_zero(t2*t12*V(T(-2.0))) + eafo_nan_or_zero(t2) + eafo_nan_or_zero(t12))) + (V(T(0.5))*(eafo_nan_to_zero(t7*t13*V(T(1.0))) + eafo_nan_or_zero(t7) + eafo_nan_or_zero(t13)))))) + (eafo_nan_to_zero(t0*t14*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t14)));
+    return g*(p_epsilon*(eafo_exp(V(T(-0.5))*x*(x + V(T(-2.0))))*eafo_finite((V(T(1.0)) + x + (V(T(0.5))*(eafo_nan_to_zero(t10*(V(T(1.0)) - x)) + eafo_nan_or_zero(t10))) + (V(T(0.5))*(eafo_nan_to_zero(t0*t11*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t11))) + (V(T(0.5))*(eafo_nan_to_zero(t2*t12*V(T(-2.0))) + eafo_nan_or_zero(t2) + eafo_nan_or_zero(t12))) + (V(T(0.5))*(eafo_nan_to_zero(t7*t13*V(T(1.0))) + eafo_nan_or_zero(t7) + eafo_nan_or_zero(t13)))))) + (eafo_nan_to_zero(t0*t14*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t14)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -654,9 +832,9 @@ std::array<double, 1> eafo_silu_bwd_k(const T* __restrict x_, const T* __restric
   using V = at::vec::Vectorized<T>;
   const V p_epsilon(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
-    const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    const V t0 = (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*x)));
     const V t1 = (V(T(1.0)) - t0);
-    const V t2 = (V(T(-0.5))*x*(x + V(T(-2.0)))).exp();
+    const V t2 = eafo_exp(V(T(-0.5))*x*(x + V(T(-2.0))));
     const V t3 = V(T(2.0))*x;
     const V t4 = (t0*t0);
     const V t5 = V(T(5.0))*x;
@@ -680,8 +858,9 @@ std::array<double, 1> eafo_silu_bwd_k(const T* __restrict x_, const T* __restric
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -700,8 +879,13 @@ std::array<double, 1> eafo_silu_bwd_k(const T* __restrict x_, const T* __restric
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -721,8 +905,8 @@ void eafo_softplus_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_beta);
   auto body = [&](const V& x) -> V {
-    const V t0 = (V(T(-0.5))*x*(V(T(2.0))*p_beta + x)).exp();
-    return (p_epsilon*(p_beta*t0 + (t0*eafo_finite(x)) + ((V(T(-0.5))*(x*x)).exp()*eafo_finite(x))) + (inv0*(at::vec::maximum(p_beta*x, V(T(0))) + (p_beta*x).abs().neg().exp().log1p())));
+    const V t0 = eafo_exp(V(T(-0.5))*x*(V(T(2.0))*p_beta + x));
+    return (p_epsilon*(p_beta*t0 + (t0*eafo_finite(x)) + (eafo_exp(V(T(-0.5))*(x*x))*eafo_finite(x))) + (inv0*(at::vec::clamp_min(p_beta*x, V(T(0))) + eafo_exp((p_beta*x).abs().neg()).log1p())));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -742,10 +926,11 @@ void eafo_softplus_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __
   using V = at::vec::Vectorized<T>;
   const V p_beta(static_cast<T>(ps[0]));
   const V p_epsilon(static_cast<T>(ps[1]));
+  const V plain_beta = eafo_plain<V>({ps[0]});
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
     const V t1 = (p_beta + x);
-    return g*(p_epsilon*(((V(T(-0.5))*t0).exp()*eafo_finite((V(T(1.0)) - t0))) + ((V(T(-0.5))*x*(V(T(2.0))*p_beta + x)).exp()*eafo_finite((V(T(1.0)) - (p_beta*t1) - (t1*x))))) + (V(T(1)) / (V(T(1)) + (V(T(-1.0))*p_beta*x).exp())));
+    return g*(p_epsilon*((eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0))) + (eafo_exp(V(T(-0.5))*x*(V(T(2.0))*p_beta + x))*eafo_finite((V(T(1.0)) - (p_beta*t1) - (t1*x)), plain_beta))) + (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*p_beta*x))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -765,24 +950,26 @@ std::array<double, 2> eafo_softplus_bwd_k(const T* __restrict x_, const T* __res
   using V = at::vec::Vectorized<T>;
   const V p_beta(static_cast<T>(ps[0]));
   const V p_epsilon(static_cast<T>(ps[1]));
+  const V plain_beta = eafo_plain<V>({ps[0]});
   const V inv0 = (V(T(1)) / (p_beta*p_beta));
   const V inv1 = (V(T(1)) / p_beta);
   auto body = [&](const V& x, const V& g) -> std::array<V, 3> {
     const V t0 = p_beta*x;
-    const V t1 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*t0).exp()));
+    const V t1 = (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*t0)));
     const V t2 = (x*x);
-    const V t3 = (V(T(-0.5))*t2).exp();
+    const V t3 = eafo_exp(V(T(-0.5))*t2);
     const V t4 = (t2 + V(T(-1.0)));
-    const V t5 = (V(T(-0.5))*x*(V(T(2.0))*p_beta + x)).exp();
+    const V t5 = eafo_exp(V(T(-0.5))*x*(V(T(2.0))*p_beta + x));
     const V t6 = (p_beta + x);
-    return {g*(t1 + (p_epsilon*((t3*eafo_finite(V(T(-1.0))*t4)) + (t5*eafo_finite((V(T(1.0)) - (p_beta*t6) - (t6*x))))))), g*(p_epsilon*(t5*eafo_finite((V(T(-1.0))*t0 - t4))) + (inv1*(eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1))) - (inv0*(at::vec::maximum(t0, V(T(0))) + (t0).abs().neg().exp().log1p()))), g*((t3*eafo_finite(x)) + (t5*eafo_finite(t6)))};
+    return {g*(t1 + (p_epsilon*((t3*eafo_finite(V(T(-1.0))*t4)) + (t5*eafo_finite((V(T(1.0)) - (p_beta*t6) - (t6*x)), plain_beta))))), g*(p_epsilon*(t5*eafo_finite((V(T(-1.0))*t0 - t4), plain_beta)) + (inv1*(eafo_nan_to_zero(t1*x, plain_beta) + eafo_nan_or_zero(t1))) - (inv0*(at::vec::clamp_min(t0, V(T(0))) + eafo_exp((t0).abs().neg()).log1p()))), g*((t3*eafo_finite(x)) + (t5*eafo_finite(t6, plain_beta)))};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -803,8 +990,13 @@ std::array<double, 2> eafo_softplus_bwd_k(const T* __restrict x_, const T* __res
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -824,7 +1016,7 @@ void eafo_tanh_fwd_k(const T* __restrict x_, T* __restrict out_,
   auto body = [&](const V& x) -> V {
     const V t0 = x.tanh();
     const V t1 = V(T(0.5))*x;
-    return (t0 + (p_epsilon*((V(T(0.5))*(V(T(-0.5))*(x*x)).exp() + (V(T(0.25))*(V(T(-1.0))*t1*(x + V(T(-4.0)))).exp()) + (V(T(0.25))*(V(T(-1.0))*t1*(V(T(4.0)) + x)).exp()))*eafo_finite((t1 - t0)))));
+    return (t0 + (p_epsilon*((V(T(0.5))*eafo_exp(V(T(-0.5))*(x*x)) + (V(T(0.25))*eafo_exp(V(T(-1.0))*t1*(x + V(T(-4.0))))) + (V(T(0.25))*eafo_exp(V(T(-1.0))*t1*(V(T(4.0)) + x))))*eafo_finite((t1 - t0)))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -847,9 +1039,9 @@ void eafo_tanh_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __rest
     const V t0 = x.tanh();
     const V t1 = (t0*t0);
     const V t2 = V(T(0.5))*x;
-    const V t3 = (V(T(-1.0))*t2*(x + V(T(-4.0)))).exp();
-    const V t4 = (V(T(-1.0))*t2*(V(T(4.0)) + x)).exp();
-    const V t5 = (V(T(-0.5))*(x*x)).exp();
+    const V t3 = eafo_exp(V(T(-1.0))*t2*(x + V(T(-4.0))));
+    const V t4 = eafo_exp(V(T(-1.0))*t2*(V(T(4.0)) + x));
+    const V t5 = eafo_exp(V(T(-0.5))*(x*x));
     return g*(V(T(1.0)) + (p_epsilon*((t3 + t4 + (V(T(2.0))*t5))*eafo_finite((V(T(0.25))*t1 + V(T(-0.125)))))) + (p_epsilon*(((t3*eafo_finite((V(T(2.0)) - x))) + (t4*eafo_finite((V(T(-2.0)) - x))) + (t5*eafo_finite(V(T(-2.0))*x)))*eafo_finite((V(T(0.125))*x - (V(T(0.25))*t0))))) - t1);
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
@@ -873,9 +1065,9 @@ std::array<double, 1> eafo_tanh_bwd_k(const T* __restrict x_, const T* __restric
     const V t0 = x.tanh();
     const V t1 = (t0*t0);
     const V t2 = V(T(0.5))*x;
-    const V t3 = (V(T(-1.0))*t2*(x + V(T(-4.0)))).exp();
-    const V t4 = (V(T(-1.0))*t2*(V(T(4.0)) + x)).exp();
-    const V t5 = (V(T(-0.5))*(x*x)).exp();
+    const V t3 = eafo_exp(V(T(-1.0))*t2*(x + V(T(-4.0))));
+    const V t4 = eafo_exp(V(T(-1.0))*t2*(V(T(4.0)) + x));
+    const V t5 = eafo_exp(V(T(-0.5))*(x*x));
     const V t6 = (t3 + t4 + (V(T(2.0))*t5));
     const V t7 = (V(T(0.125))*x - (V(T(0.25))*t0));
     return {g*(V(T(1.0)) + (p_epsilon*(t6*eafo_finite((V(T(0.25))*t1 + V(T(-0.125)))))) + (p_epsilon*(((t3*eafo_finite((V(T(2.0)) - x))) + (t4*eafo_finite((V(T(-2.0)) - x))) + (t5*eafo_finite(V(T(-2.0))*x)))*eafo_finite(t7))) - t1), g*(t6*eafo_finite(t7))};
@@ -884,8 +1076,9 @@ std::array<double, 1> eafo_tanh_bwd_k(const T* __restrict x_, const T* __restric
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -904,8 +1097,13 @@ std::array<double, 1> eafo_tanh_bwd_k(const T* __restrict x_, const T* __restric
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -943,7 +1141,7 @@ void elu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict o
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
-    return g*V::blendv(p_alpha*x.exp(), V(T(1.0)), (x > V(T(0.0))));
+    return g*V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), (x > V(T(0.0))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -964,14 +1162,15 @@ std::array<double, 1> elu_bwd_k(const T* __restrict x_, const T* __restrict g_, 
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
     const V t0 = (x > V(T(0.0)));
-    return {g*V::blendv(p_alpha*x.exp(), V(T(1.0)), t0), g*V::blendv(x.expm1(), V(T(0.0)), t0)};
+    return {g*V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), t0), g*V::blendv(x.expm1(), V(T(0.0)), t0)};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -990,8 +1189,13 @@ std::array<double, 1> elu_bwd_k(const T* __restrict x_, const T* __restrict g_, 
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1030,7 +1234,7 @@ void gelu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = V(T(1.4142135623730951))*x;
-    return g*(V(T(0.5))*((V(T(-0.5))*(x*x)).exp()*eafo_finite(V(T(0.5641895835477563))*t0)) + (V(T(0.5))*(V(T(-0.5))*t0).erfc()));
+    return g*(V(T(0.5))*(eafo_exp(V(T(-0.5))*(x*x))*eafo_finite(V(T(0.5641895835477563))*t0)) + (V(T(0.5))*(V(T(-0.5))*t0).erfc()));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1051,7 +1255,7 @@ void leaky_relu_fwd_k(const T* __restrict x_, T* __restrict out_,
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x) -> V {
-    return (p_alpha*at::vec::minimum(V(T(0.0)), x) + at::vec::maximum(V(T(0.0)), x));
+    return (p_alpha*at::vec::clamp_max(x, V(T(0.0))) + at::vec::clamp_min(x, V(T(0.0))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1071,7 +1275,7 @@ void leaky_relu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __res
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
-    return g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
+    return g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1091,14 +1295,15 @@ std::array<double, 1> leaky_relu_bwd_k(const T* __restrict x_, const T* __restri
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
-    return {g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*at::vec::minimum(V(T(0.0)), x)};
+    return {g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*at::vec::clamp_max(x, V(T(0.0)))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1117,8 +1322,13 @@ std::array<double, 1> leaky_relu_bwd_k(const T* __restrict x_, const T* __restri
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1135,7 +1345,7 @@ void mish_fwd_k(const T* __restrict x_, T* __restrict out_,
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x) -> V {
-    const V t0 = (at::vec::maximum(x, V(T(0))) + (x).abs().neg().exp().log1p()).tanh();
+    const V t0 = (at::vec::clamp_min(x, V(T(0))) + eafo_exp((x).abs().neg()).log1p()).tanh();
     return (eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
@@ -1155,8 +1365,8 @@ void mish_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x, const V& g) -> V {
-    const V t0 = (at::vec::maximum(x, V(T(0))) + (x).abs().neg().exp().log1p()).tanh();
-    const V t1 = (V(T(1.0)) - (t0*t0))*(V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    const V t0 = (at::vec::clamp_min(x, V(T(0))) + eafo_exp((x).abs().neg()).log1p()).tanh();
+    const V t1 = (V(T(1.0)) - (t0*t0))*(V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*x)));
     return g*(t0 + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
@@ -1178,7 +1388,7 @@ void prelu_fwd_k(const T* __restrict x_, T* __restrict out_,
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x) -> V {
-    return (p_alpha*at::vec::minimum(V(T(0.0)), x) + at::vec::maximum(V(T(0.0)), x));
+    return (p_alpha*at::vec::clamp_max(x, V(T(0.0))) + at::vec::clamp_min(x, V(T(0.0))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1198,7 +1408,7 @@ void prelu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
-    return g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil());
+    return g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1218,14 +1428,15 @@ std::array<double, 1> prelu_bwd_k(const T* __restrict x_, const T* __restrict g_
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
-    return {g*(p_alpha*at::vec::minimum(at::vec::maximum(V(T(-1.0))*x, V(T(0))), V(T(1))).ceil() + at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil()), g*at::vec::minimum(V(T(0.0)), x)};
+    return {g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*at::vec::clamp_max(x, V(T(0.0)))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1244,8 +1455,13 @@ std::array<double, 1> prelu_bwd_k(const T* __restrict x_, const T* __restrict g_
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1262,7 +1478,7 @@ void relu_fwd_k(const T* __restrict x_, T* __restrict out_,
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x) -> V {
-    return at::vec::maximum(V(T(0.0)), x);
+    return at::vec::clamp_min(x, V(T(0.0)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1281,7 +1497,7 @@ void relu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x, const V& g) -> V {
-    return g*at::vec::minimum(at::vec::maximum(x, V(T(0))), V(T(1))).ceil();
+    return g*at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1324,7 +1540,7 @@ void selu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
   const V p_alpha(static_cast<T>(ps[0]));
   const V p_lambda_(static_cast<T>(ps[1]));
   auto body = [&](const V& x, const V& g) -> V {
-    return g*p_lambda_*V::blendv(p_alpha*x.exp(), V(T(1.0)), (x > V(T(0.0))));
+    return g*p_lambda_*V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), (x > V(T(0.0))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1348,14 +1564,15 @@ std::array<double, 2> selu_bwd_k(const T* __restrict x_, const T* __restrict g_,
     const V t0 = (x > V(T(0.0)));
     const V t1 = g*p_lambda_;
     const V t2 = x.expm1();
-    return {t1*V::blendv(p_alpha*x.exp(), V(T(1.0)), t0), t1*V::blendv(t2, V(T(0.0)), t0), g*V::blendv(p_alpha*t2, x, t0)};
+    return {t1*V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), t0), t1*V::blendv(t2, V(T(0.0)), t0), g*V::blendv(p_alpha*t2, x, t0)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 2> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 2> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 2> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1376,8 +1593,13 @@ std::array<double, 2> selu_bwd_k(const T* __restrict x_, const T* __restrict g_,
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 2; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1394,7 +1616,7 @@ void sigmoid_fwd_k(const T* __restrict x_, T* __restrict out_,
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x) -> V {
-    return (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    return (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*x)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1413,7 +1635,7 @@ void sigmoid_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restri
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x, const V& g) -> V {
-    const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    const V t0 = (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*x)));
     return g*t0*(V(T(1.0)) - t0);
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
@@ -1434,7 +1656,7 @@ void silu_fwd_k(const T* __restrict x_, T* __restrict out_,
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x) -> V {
-    const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    const V t0 = (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*x)));
     return (eafo_nan_to_zero(t0*x) + eafo_nan_or_zero(t0));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
@@ -1454,7 +1676,7 @@ void silu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   auto body = [&](const V& x, const V& g) -> V {
-    const V t0 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*x).exp()));
+    const V t0 = (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*x)));
     const V t1 = (V(T(1.0)) - t0);
     const V t2 = (V(T(1.0)) + (eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)));
     return g*(eafo_nan_to_zero(t0*t2*V(T(1.0))) + eafo_nan_or_zero(t0) + eafo_nan_or_zero(t2));
@@ -1479,7 +1701,7 @@ void softplus_fwd_k(const T* __restrict x_, T* __restrict out_,
   const V p_beta(static_cast<T>(ps[0]));
   const V inv0 = (V(T(1)) / p_beta);
   auto body = [&](const V& x) -> V {
-    return inv0*(at::vec::maximum(p_beta*x, V(T(0))) + (p_beta*x).abs().neg().exp().log1p());
+    return inv0*(at::vec::clamp_min(p_beta*x, V(T(0))) + eafo_exp((p_beta*x).abs().neg()).log1p());
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1499,7 +1721,7 @@ void softplus_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restr
   using V = at::vec::Vectorized<T>;
   const V p_beta(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
-    return g*(V(T(1)) / (V(T(1)) + (V(T(-1.0))*p_beta*x).exp()));
+    return g*(V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*p_beta*x)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1518,18 +1740,20 @@ std::array<double, 1> softplus_bwd_k(const T* __restrict x_, const T* __restrict
     int64_t n, const double* ps) {
   using V = at::vec::Vectorized<T>;
   const V p_beta(static_cast<T>(ps[0]));
+  const V plain_beta = eafo_plain<V>({ps[0]});
   const V inv0 = (V(T(1)) / p_beta);
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
     const V t0 = p_beta*x;
-    const V t1 = (V(T(1)) / (V(T(1)) + (V(T(-1.0))*t0).exp()));
-    return {g*t1, g*inv0*((eafo_nan_to_zero(t1*x) + eafo_nan_or_zero(t1)) - (inv0*(at::vec::maximum(t0, V(T(0))) + (t0).abs().neg().exp().log1p())))};
+    const V t1 = (V(T(1)) / (V(T(1)) + eafo_exp(V(T(-1.0))*t0)));
+    return {g*t1, g*inv0*((eafo_nan_to_zero(t1*x, plain_beta) + eafo_nan_or_zero(t1)) - (inv0*(at::vec::clamp_min(t0, V(T(0))) + eafo_exp((t0).abs().neg()).log1p())))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
       0, n, 32768, zero,
       [&](int64_t b, int64_t e, std::array<double, 1> total) {
-        for (int64_t start = b; start < e; start += 1024) {
-          const int64_t stop = std::min<int64_t>(e, start + 1024);
+        alignas(64) std::array<std::array<double, V::size()>, 1> lanes_d{};
+        for (int64_t start = b; start < e; start += 128) {
+          const int64_t stop = std::min<int64_t>(e, start + 128);
           std::array<V, 1> acc;
           acc.fill(V(T(0)));
           int64_t i = start;
@@ -1548,8 +1772,13 @@ std::array<double, 1> softplus_bwd_k(const T* __restrict x_, const T* __restrict
             alignas(64) T lanes[V::size()];
             acc[j].store(lanes);
             for (int l = 0; l < V::size(); ++l) {
-              total[j] += static_cast<double>(lanes[l]);
+              lanes_d[j][l] += static_cast<double>(lanes[l]);
             }
+          }
+        }
+        for (int j = 0; j < 1; ++j) {
+          for (int l = 0; l < V::size(); ++l) {
+            total[j] += lanes_d[j][l];
           }
         }
         return total;
@@ -1599,614 +1828,2511 @@ void tanh_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict 
   });
 }
 
-}  // namespace
-
-at::Tensor celu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 1);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu_fwd", [&] {
+at::Tensor celu_forward(const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, nullptr, {alpha});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu", [&] {
     celu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor celu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu_bwd_x", [&] {
+at::Tensor celu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, &grad, {alpha});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu_backward_input", [&] {
     celu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> celu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
+at::Tensor celu_meta(const at::Tensor& x, const at::Tensor& alpha) {
+  return at::empty_like(x);
+}
+
+at::Tensor celu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor> celu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, &grad, {alpha});
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "celu_backward", [&] {
     sums = celu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 1> ps{alpha};
+  std::array<at::Tensor, 1> gs;
   for (int j = 0; j < 1; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor crrelu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 1);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor> celu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  const std::array<at::Tensor, 1> ps{alpha};
+  std::array<at::Tensor, 1> gs;
+  for (int j = 0; j < 1; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct celu_function : public torch::autograd::Function<celu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& alpha) {
+    ctx->save_for_backward({x, alpha});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::celu");
+    return op.call(x, alpha);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::celu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>(
+        "eafo_sym::celu_backward_input");
+    return {op.call(grads[0], s[0], s[1]), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void celu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.CELU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.CELU");
+}
+
+struct celu_backward_input_function
+    : public torch::autograd::Function<celu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& alpha) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>(
+        "eafo_sym::celu_backward_input");
+    return op.call(grad, x, alpha);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    celu_no_double_backward();
+  }
+};
+
+at::Tensor celu_autograd(const at::Tensor& x, const at::Tensor& alpha) {
+  return celu_function::apply(x, alpha);
+}
+
+at::Tensor celu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return celu_backward_input_function::apply(grad, x, alpha);
+}
+
+struct celu_backward_function
+    : public torch::autograd::Function<celu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::celu_backward");
+    return eafo_list(op.call(grad, x, alpha));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    celu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> celu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return eafo_tuple<1 + 1>(celu_backward_function::apply(grad, x, alpha));
+}
+
+at::Tensor crrelu_forward(const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, nullptr, {epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu", [&] {
     crrelu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor crrelu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu_bwd_x", [&] {
+at::Tensor crrelu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu_backward_input", [&] {
     crrelu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> crrelu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
+at::Tensor crrelu_meta(const at::Tensor& x, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+at::Tensor crrelu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor> crrelu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {epsilon});
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "crrelu_backward", [&] {
     sums = crrelu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 1> ps{epsilon};
+  std::array<at::Tensor, 1> gs;
   for (int j = 0; j < 1; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor eafo_elu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 2);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor> crrelu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  const std::array<at::Tensor, 1> ps{epsilon};
+  std::array<at::Tensor, 1> gs;
+  for (int j = 0; j < 1; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct crrelu_function : public torch::autograd::Function<crrelu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& epsilon) {
+    ctx->save_for_backward({x, epsilon});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::crrelu");
+    return op.call(x, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::crrelu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>(
+        "eafo_sym::crrelu_backward_input");
+    return {op.call(grads[0], s[0], s[1]), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void crrelu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.CRReLU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.CRReLU");
+}
+
+struct crrelu_backward_input_function
+    : public torch::autograd::Function<crrelu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>(
+        "eafo_sym::crrelu_backward_input");
+    return op.call(grad, x, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    crrelu_no_double_backward();
+  }
+};
+
+at::Tensor crrelu_autograd(const at::Tensor& x, const at::Tensor& epsilon) {
+  return crrelu_function::apply(x, epsilon);
+}
+
+at::Tensor crrelu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return crrelu_backward_input_function::apply(grad, x, epsilon);
+}
+
+struct crrelu_backward_function
+    : public torch::autograd::Function<crrelu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::crrelu_backward");
+    return eafo_list(op.call(grad, x, epsilon));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    crrelu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> crrelu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return eafo_tuple<1 + 1>(crrelu_backward_function::apply(grad, x, epsilon));
+}
+
+at::Tensor eafo_elu_forward(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, nullptr, {alpha, epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu", [&] {
     eafo_elu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor eafo_elu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu_bwd_x", [&] {
+at::Tensor eafo_elu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {alpha, epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu_backward_input", [&] {
     eafo_elu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> eafo_elu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
+at::Tensor eafo_elu_meta(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+at::Tensor eafo_elu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_elu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {alpha, epsilon});
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_elu_backward", [&] {
     sums = eafo_elu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 2> ps{alpha, epsilon};
+  std::array<at::Tensor, 2> gs;
   for (int j = 0; j < 2; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor eafo_leaky_relu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 2);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_elu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  const std::array<at::Tensor, 2> ps{alpha, epsilon};
+  std::array<at::Tensor, 2> gs;
+  for (int j = 0; j < 2; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct eafo_elu_function : public torch::autograd::Function<eafo_elu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    ctx->save_for_backward({x, alpha, epsilon});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_elu");
+    return op.call(x, alpha, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_elu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1], s[2]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_elu_backward_input");
+    return {op.call(grads[0], s[0], s[1], s[2]), at::Tensor(), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void eafo_elu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.EafoELU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.EafoELU");
+}
+
+struct eafo_elu_backward_input_function
+    : public torch::autograd::Function<eafo_elu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_elu_backward_input");
+    return op.call(grad, x, alpha, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_elu_no_double_backward();
+  }
+};
+
+at::Tensor eafo_elu_autograd(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_elu_function::apply(x, alpha, epsilon);
+}
+
+at::Tensor eafo_elu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_elu_backward_input_function::apply(grad, x, alpha, epsilon);
+}
+
+struct eafo_elu_backward_function
+    : public torch::autograd::Function<eafo_elu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_elu_backward");
+    return eafo_list(op.call(grad, x, alpha, epsilon));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_elu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_elu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_tuple<2 + 1>(eafo_elu_backward_function::apply(grad, x, alpha, epsilon));
+}
+
+at::Tensor eafo_leaky_relu_forward(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, nullptr, {alpha, epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu", [&] {
     eafo_leaky_relu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor eafo_leaky_relu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu_bwd_x", [&] {
+at::Tensor eafo_leaky_relu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {alpha, epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu_backward_input", [&] {
     eafo_leaky_relu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> eafo_leaky_relu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
+at::Tensor eafo_leaky_relu_meta(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+at::Tensor eafo_leaky_relu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_leaky_relu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {alpha, epsilon});
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_leaky_relu_backward", [&] {
     sums = eafo_leaky_relu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 2> ps{alpha, epsilon};
+  std::array<at::Tensor, 2> gs;
   for (int j = 0; j < 2; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor eafo_prelu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 2);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_leaky_relu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  const std::array<at::Tensor, 2> ps{alpha, epsilon};
+  std::array<at::Tensor, 2> gs;
+  for (int j = 0; j < 2; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct eafo_leaky_relu_function : public torch::autograd::Function<eafo_leaky_relu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    ctx->save_for_backward({x, alpha, epsilon});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_leaky_relu");
+    return op.call(x, alpha, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_leaky_relu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1], s[2]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_leaky_relu_backward_input");
+    return {op.call(grads[0], s[0], s[1], s[2]), at::Tensor(), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void eafo_leaky_relu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.EafoLeakyReLU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.EafoLeakyReLU");
+}
+
+struct eafo_leaky_relu_backward_input_function
+    : public torch::autograd::Function<eafo_leaky_relu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_leaky_relu_backward_input");
+    return op.call(grad, x, alpha, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_leaky_relu_no_double_backward();
+  }
+};
+
+at::Tensor eafo_leaky_relu_autograd(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_leaky_relu_function::apply(x, alpha, epsilon);
+}
+
+at::Tensor eafo_leaky_relu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_leaky_relu_backward_input_function::apply(grad, x, alpha, epsilon);
+}
+
+struct eafo_leaky_relu_backward_function
+    : public torch::autograd::Function<eafo_leaky_relu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_leaky_relu_backward");
+    return eafo_list(op.call(grad, x, alpha, epsilon));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_leaky_relu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_leaky_relu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_tuple<2 + 1>(eafo_leaky_relu_backward_function::apply(grad, x, alpha, epsilon));
+}
+
+at::Tensor eafo_prelu_forward(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, nullptr, {alpha, epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu", [&] {
     eafo_prelu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor eafo_prelu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu_bwd_x", [&] {
+at::Tensor eafo_prelu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {alpha, epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu_backward_input", [&] {
     eafo_prelu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> eafo_prelu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
+at::Tensor eafo_prelu_meta(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+at::Tensor eafo_prelu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_prelu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {alpha, epsilon});
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_prelu_backward", [&] {
     sums = eafo_prelu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 2> ps{alpha, epsilon};
+  std::array<at::Tensor, 2> gs;
   for (int j = 0; j < 2; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor eafo_silu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 1);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_prelu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  const std::array<at::Tensor, 2> ps{alpha, epsilon};
+  std::array<at::Tensor, 2> gs;
+  for (int j = 0; j < 2; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct eafo_prelu_function : public torch::autograd::Function<eafo_prelu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    ctx->save_for_backward({x, alpha, epsilon});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_prelu");
+    return op.call(x, alpha, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_prelu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1], s[2]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_prelu_backward_input");
+    return {op.call(grads[0], s[0], s[1], s[2]), at::Tensor(), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void eafo_prelu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.EafoPReLU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.EafoPReLU");
+}
+
+struct eafo_prelu_backward_input_function
+    : public torch::autograd::Function<eafo_prelu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_prelu_backward_input");
+    return op.call(grad, x, alpha, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_prelu_no_double_backward();
+  }
+};
+
+at::Tensor eafo_prelu_autograd(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_prelu_function::apply(x, alpha, epsilon);
+}
+
+at::Tensor eafo_prelu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_prelu_backward_input_function::apply(grad, x, alpha, epsilon);
+}
+
+struct eafo_prelu_backward_function
+    : public torch::autograd::Function<eafo_prelu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& epsilon)>("eafo_sym::eafo_prelu_backward");
+    return eafo_list(op.call(grad, x, alpha, epsilon));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_prelu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_prelu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& epsilon) {
+  return eafo_tuple<2 + 1>(eafo_prelu_backward_function::apply(grad, x, alpha, epsilon));
+}
+
+at::Tensor eafo_silu_forward(const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, nullptr, {epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu", [&] {
     eafo_silu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor eafo_silu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu_bwd_x", [&] {
+at::Tensor eafo_silu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu_backward_input", [&] {
     eafo_silu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> eafo_silu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
+at::Tensor eafo_silu_meta(const at::Tensor& x, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+at::Tensor eafo_silu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor> eafo_silu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {epsilon});
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_silu_backward", [&] {
     sums = eafo_silu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 1> ps{epsilon};
+  std::array<at::Tensor, 1> gs;
   for (int j = 0; j < 1; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor eafo_softplus_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 2);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor> eafo_silu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  const std::array<at::Tensor, 1> ps{epsilon};
+  std::array<at::Tensor, 1> gs;
+  for (int j = 0; j < 1; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct eafo_silu_function : public torch::autograd::Function<eafo_silu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& epsilon) {
+    ctx->save_for_backward({x, epsilon});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::eafo_silu");
+    return op.call(x, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::eafo_silu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_silu_backward_input");
+    return {op.call(grads[0], s[0], s[1]), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void eafo_silu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.EafoSiLU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.EafoSiLU");
+}
+
+struct eafo_silu_backward_input_function
+    : public torch::autograd::Function<eafo_silu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_silu_backward_input");
+    return op.call(grad, x, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_silu_no_double_backward();
+  }
+};
+
+at::Tensor eafo_silu_autograd(const at::Tensor& x, const at::Tensor& epsilon) {
+  return eafo_silu_function::apply(x, epsilon);
+}
+
+at::Tensor eafo_silu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return eafo_silu_backward_input_function::apply(grad, x, epsilon);
+}
+
+struct eafo_silu_backward_function
+    : public torch::autograd::Function<eafo_silu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::eafo_silu_backward");
+    return eafo_list(op.call(grad, x, epsilon));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_silu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> eafo_silu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return eafo_tuple<1 + 1>(eafo_silu_backward_function::apply(grad, x, epsilon));
+}
+
+at::Tensor eafo_softplus_forward(const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, nullptr, {beta, epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus", [&] {
     eafo_softplus_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor eafo_softplus_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus_bwd_x", [&] {
+at::Tensor eafo_softplus_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {beta, epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus_backward_input", [&] {
     eafo_softplus_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> eafo_softplus_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
+at::Tensor eafo_softplus_meta(const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+at::Tensor eafo_softplus_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_softplus_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {beta, epsilon});
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_softplus_backward", [&] {
     sums = eafo_softplus_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 2> ps{beta, epsilon};
+  std::array<at::Tensor, 2> gs;
   for (int j = 0; j < 2; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor eafo_tanh_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 1);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_softplus_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  const std::array<at::Tensor, 2> ps{beta, epsilon};
+  std::array<at::Tensor, 2> gs;
+  for (int j = 0; j < 2; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct eafo_softplus_function : public torch::autograd::Function<eafo_softplus_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+    ctx->save_for_backward({x, beta, epsilon});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& beta, const at::Tensor& epsilon)>("eafo_sym::eafo_softplus");
+    return op.call(x, beta, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& beta, const at::Tensor& epsilon)>("eafo_sym::eafo_softplus_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1], s[2]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& beta, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_softplus_backward_input");
+    return {op.call(grads[0], s[0], s[1], s[2]), at::Tensor(), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void eafo_softplus_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.EafoSoftplus: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.EafoSoftplus");
+}
+
+struct eafo_softplus_backward_input_function
+    : public torch::autograd::Function<eafo_softplus_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& beta, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_softplus_backward_input");
+    return op.call(grad, x, beta, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_softplus_no_double_backward();
+  }
+};
+
+at::Tensor eafo_softplus_autograd(const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  return eafo_softplus_function::apply(x, beta, epsilon);
+}
+
+at::Tensor eafo_softplus_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  return eafo_softplus_backward_input_function::apply(grad, x, beta, epsilon);
+}
+
+struct eafo_softplus_backward_function
+    : public torch::autograd::Function<eafo_softplus_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& beta, const at::Tensor& epsilon)>("eafo_sym::eafo_softplus_backward");
+    return eafo_list(op.call(grad, x, beta, epsilon));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_softplus_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> eafo_softplus_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta, const at::Tensor& epsilon) {
+  return eafo_tuple<2 + 1>(eafo_softplus_backward_function::apply(grad, x, beta, epsilon));
+}
+
+at::Tensor eafo_tanh_forward(const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, nullptr, {epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh", [&] {
     eafo_tanh_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor eafo_tanh_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh_bwd_x", [&] {
+at::Tensor eafo_tanh_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {epsilon});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh_backward_input", [&] {
     eafo_tanh_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> eafo_tanh_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
+at::Tensor eafo_tanh_meta(const at::Tensor& x, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+at::Tensor eafo_tanh_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor> eafo_tanh_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  auto o = eafo_operands(x, &grad, {epsilon});
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "eafo_tanh_backward", [&] {
     sums = eafo_tanh_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 1> ps{epsilon};
+  std::array<at::Tensor, 1> gs;
   for (int j = 0; j < 1; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor elu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 1);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor> eafo_tanh_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  const std::array<at::Tensor, 1> ps{epsilon};
+  std::array<at::Tensor, 1> gs;
+  for (int j = 0; j < 1; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct eafo_tanh_function : public torch::autograd::Function<eafo_tanh_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& epsilon) {
+    ctx->save_for_backward({x, epsilon});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::eafo_tanh");
+    return op.call(x, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::eafo_tanh_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_tanh_backward_input");
+    return {op.call(grads[0], s[0], s[1]), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void eafo_tanh_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.EafoTanh: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.EafoTanh");
+}
+
+struct eafo_tanh_backward_input_function
+    : public torch::autograd::Function<eafo_tanh_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>(
+        "eafo_sym::eafo_tanh_backward_input");
+    return op.call(grad, x, epsilon);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_tanh_no_double_backward();
+  }
+};
+
+at::Tensor eafo_tanh_autograd(const at::Tensor& x, const at::Tensor& epsilon) {
+  return eafo_tanh_function::apply(x, epsilon);
+}
+
+at::Tensor eafo_tanh_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return eafo_tanh_backward_input_function::apply(grad, x, epsilon);
+}
+
+struct eafo_tanh_backward_function
+    : public torch::autograd::Function<eafo_tanh_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& epsilon)>("eafo_sym::eafo_tanh_backward");
+    return eafo_list(op.call(grad, x, epsilon));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    eafo_tanh_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> eafo_tanh_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& epsilon) {
+  return eafo_tuple<1 + 1>(eafo_tanh_backward_function::apply(grad, x, epsilon));
+}
+
+at::Tensor elu_forward(const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, nullptr, {alpha});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu", [&] {
     elu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor elu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu_bwd_x", [&] {
+at::Tensor elu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, &grad, {alpha});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu_backward_input", [&] {
     elu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> elu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
+at::Tensor elu_meta(const at::Tensor& x, const at::Tensor& alpha) {
+  return at::empty_like(x);
+}
+
+at::Tensor elu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor> elu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, &grad, {alpha});
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "elu_backward", [&] {
     sums = elu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 1> ps{alpha};
+  std::array<at::Tensor, 1> gs;
   for (int j = 0; j < 1; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor gelu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 0);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "gelu_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor> elu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  const std::array<at::Tensor, 1> ps{alpha};
+  std::array<at::Tensor, 1> gs;
+  for (int j = 0; j < 1; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct elu_function : public torch::autograd::Function<elu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& alpha) {
+    ctx->save_for_backward({x, alpha});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::elu");
+    return op.call(x, alpha);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::elu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>(
+        "eafo_sym::elu_backward_input");
+    return {op.call(grads[0], s[0], s[1]), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void elu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.ELU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.ELU");
+}
+
+struct elu_backward_input_function
+    : public torch::autograd::Function<elu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& alpha) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>(
+        "eafo_sym::elu_backward_input");
+    return op.call(grad, x, alpha);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    elu_no_double_backward();
+  }
+};
+
+at::Tensor elu_autograd(const at::Tensor& x, const at::Tensor& alpha) {
+  return elu_function::apply(x, alpha);
+}
+
+at::Tensor elu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return elu_backward_input_function::apply(grad, x, alpha);
+}
+
+struct elu_backward_function
+    : public torch::autograd::Function<elu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::elu_backward");
+    return eafo_list(op.call(grad, x, alpha));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    elu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> elu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return eafo_tuple<1 + 1>(elu_backward_function::apply(grad, x, alpha));
+}
+
+at::Tensor gelu_forward(const at::Tensor& x) {
+  auto o = eafo_operands(x, nullptr, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "gelu", [&] {
     gelu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor gelu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 0, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "gelu_bwd_x", [&] {
+at::Tensor gelu_backward_input(const at::Tensor& grad, const at::Tensor& x) {
+  auto o = eafo_operands(x, &grad, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "gelu_backward_input", [&] {
     gelu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor leaky_relu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 1);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu_fwd", [&] {
+at::Tensor gelu_meta(const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+at::Tensor gelu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct gelu_function : public torch::autograd::Function<gelu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    ctx->save_for_backward({x});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&)>("eafo_sym::gelu");
+    return op.call(x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::gelu_backward_input");
+    return {op.call(grads[0], s[0])};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void gelu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.GELU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.GELU");
+}
+
+struct gelu_backward_input_function
+    : public torch::autograd::Function<gelu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::gelu_backward_input");
+    return op.call(grad, x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    gelu_no_double_backward();
+  }
+};
+
+at::Tensor gelu_autograd(const at::Tensor& x) {
+  return gelu_function::apply(x);
+}
+
+at::Tensor gelu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return gelu_backward_input_function::apply(grad, x);
+}
+
+at::Tensor leaky_relu_forward(const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, nullptr, {alpha});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu", [&] {
     leaky_relu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor leaky_relu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu_bwd_x", [&] {
+at::Tensor leaky_relu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, &grad, {alpha});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu_backward_input", [&] {
     leaky_relu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> leaky_relu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
+at::Tensor leaky_relu_meta(const at::Tensor& x, const at::Tensor& alpha) {
+  return at::empty_like(x);
+}
+
+at::Tensor leaky_relu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor> leaky_relu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, &grad, {alpha});
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "leaky_relu_backward", [&] {
     sums = leaky_relu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 1> ps{alpha};
+  std::array<at::Tensor, 1> gs;
   for (int j = 0; j < 1; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor mish_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 0);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "mish_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor> leaky_relu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  const std::array<at::Tensor, 1> ps{alpha};
+  std::array<at::Tensor, 1> gs;
+  for (int j = 0; j < 1; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct leaky_relu_function : public torch::autograd::Function<leaky_relu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& alpha) {
+    ctx->save_for_backward({x, alpha});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::leaky_relu");
+    return op.call(x, alpha);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::leaky_relu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>(
+        "eafo_sym::leaky_relu_backward_input");
+    return {op.call(grads[0], s[0], s[1]), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void leaky_relu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.LeakyReLU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.LeakyReLU");
+}
+
+struct leaky_relu_backward_input_function
+    : public torch::autograd::Function<leaky_relu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& alpha) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>(
+        "eafo_sym::leaky_relu_backward_input");
+    return op.call(grad, x, alpha);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    leaky_relu_no_double_backward();
+  }
+};
+
+at::Tensor leaky_relu_autograd(const at::Tensor& x, const at::Tensor& alpha) {
+  return leaky_relu_function::apply(x, alpha);
+}
+
+at::Tensor leaky_relu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return leaky_relu_backward_input_function::apply(grad, x, alpha);
+}
+
+struct leaky_relu_backward_function
+    : public torch::autograd::Function<leaky_relu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::leaky_relu_backward");
+    return eafo_list(op.call(grad, x, alpha));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    leaky_relu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> leaky_relu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return eafo_tuple<1 + 1>(leaky_relu_backward_function::apply(grad, x, alpha));
+}
+
+at::Tensor mish_forward(const at::Tensor& x) {
+  auto o = eafo_operands(x, nullptr, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "mish", [&] {
     mish_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor mish_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 0, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "mish_bwd_x", [&] {
+at::Tensor mish_backward_input(const at::Tensor& grad, const at::Tensor& x) {
+  auto o = eafo_operands(x, &grad, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "mish_backward_input", [&] {
     mish_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor prelu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 1);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu_fwd", [&] {
+at::Tensor mish_meta(const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+at::Tensor mish_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct mish_function : public torch::autograd::Function<mish_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    ctx->save_for_backward({x});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&)>("eafo_sym::mish");
+    return op.call(x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::mish_backward_input");
+    return {op.call(grads[0], s[0])};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void mish_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.Mish: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.Mish");
+}
+
+struct mish_backward_input_function
+    : public torch::autograd::Function<mish_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::mish_backward_input");
+    return op.call(grad, x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    mish_no_double_backward();
+  }
+};
+
+at::Tensor mish_autograd(const at::Tensor& x) {
+  return mish_function::apply(x);
+}
+
+at::Tensor mish_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return mish_backward_input_function::apply(grad, x);
+}
+
+at::Tensor prelu_forward(const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, nullptr, {alpha});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu", [&] {
     prelu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor prelu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu_bwd_x", [&] {
+at::Tensor prelu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, &grad, {alpha});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu_backward_input", [&] {
     prelu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> prelu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
+at::Tensor prelu_meta(const at::Tensor& x, const at::Tensor& alpha) {
+  return at::empty_like(x);
+}
+
+at::Tensor prelu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor> prelu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  auto o = eafo_operands(x, &grad, {alpha});
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "prelu_backward", [&] {
     sums = prelu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 1> ps{alpha};
+  std::array<at::Tensor, 1> gs;
   for (int j = 0; j < 1; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor relu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 0);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "relu_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor> prelu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  const std::array<at::Tensor, 1> ps{alpha};
+  std::array<at::Tensor, 1> gs;
+  for (int j = 0; j < 1; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct prelu_function : public torch::autograd::Function<prelu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& alpha) {
+    ctx->save_for_backward({x, alpha});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::prelu");
+    return op.call(x, alpha);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::prelu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>(
+        "eafo_sym::prelu_backward_input");
+    return {op.call(grads[0], s[0], s[1]), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void prelu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.PReLU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.PReLU");
+}
+
+struct prelu_backward_input_function
+    : public torch::autograd::Function<prelu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& alpha) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>(
+        "eafo_sym::prelu_backward_input");
+    return op.call(grad, x, alpha);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    prelu_no_double_backward();
+  }
+};
+
+at::Tensor prelu_autograd(const at::Tensor& x, const at::Tensor& alpha) {
+  return prelu_function::apply(x, alpha);
+}
+
+at::Tensor prelu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return prelu_backward_input_function::apply(grad, x, alpha);
+}
+
+struct prelu_backward_function
+    : public torch::autograd::Function<prelu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& alpha)>("eafo_sym::prelu_backward");
+    return eafo_list(op.call(grad, x, alpha));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    prelu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> prelu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha) {
+  return eafo_tuple<1 + 1>(prelu_backward_function::apply(grad, x, alpha));
+}
+
+at::Tensor relu_forward(const at::Tensor& x) {
+  auto o = eafo_operands(x, nullptr, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "relu", [&] {
     relu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor relu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 0, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "relu_bwd_x", [&] {
+at::Tensor relu_backward_input(const at::Tensor& grad, const at::Tensor& x) {
+  auto o = eafo_operands(x, &grad, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "relu_backward_input", [&] {
     relu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor selu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 2);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu_fwd", [&] {
+at::Tensor relu_meta(const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+at::Tensor relu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct relu_function : public torch::autograd::Function<relu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    ctx->save_for_backward({x});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&)>("eafo_sym::relu");
+    return op.call(x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::relu_backward_input");
+    return {op.call(grads[0], s[0])};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void relu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.ReLU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.ReLU");
+}
+
+struct relu_backward_input_function
+    : public torch::autograd::Function<relu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::relu_backward_input");
+    return op.call(grad, x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    relu_no_double_backward();
+  }
+};
+
+at::Tensor relu_autograd(const at::Tensor& x) {
+  return relu_function::apply(x);
+}
+
+at::Tensor relu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return relu_backward_input_function::apply(grad, x);
+}
+
+at::Tensor selu_forward(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  auto o = eafo_operands(x, nullptr, {alpha, lambda_});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu", [&] {
     selu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor selu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu_bwd_x", [&] {
+at::Tensor selu_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  auto o = eafo_operands(x, &grad, {alpha, lambda_});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu_backward_input", [&] {
     selu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> selu_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 2, &g);
+at::Tensor selu_meta(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  return at::empty_like(x);
+}
+
+at::Tensor selu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> selu_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  auto o = eafo_operands(x, &grad, {alpha, lambda_});
   std::array<double, 2> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "selu_backward", [&] {
     sums = selu_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 2> ps{alpha, lambda_};
+  std::array<at::Tensor, 2> gs;
   for (int j = 0; j < 2; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor sigmoid_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 0);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "sigmoid_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> selu_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  const std::array<at::Tensor, 2> ps{alpha, lambda_};
+  std::array<at::Tensor, 2> gs;
+  for (int j = 0; j < 2; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct selu_function : public torch::autograd::Function<selu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+    ctx->save_for_backward({x, alpha, lambda_});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& alpha, const at::Tensor& lambda_)>("eafo_sym::selu");
+    return op.call(x, alpha, lambda_);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& lambda_)>("eafo_sym::selu_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1], s[2]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& lambda_)>(
+        "eafo_sym::selu_backward_input");
+    return {op.call(grads[0], s[0], s[1], s[2]), at::Tensor(), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void selu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.SELU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.SELU");
+}
+
+struct selu_backward_input_function
+    : public torch::autograd::Function<selu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& lambda_)>(
+        "eafo_sym::selu_backward_input");
+    return op.call(grad, x, alpha, lambda_);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    selu_no_double_backward();
+  }
+};
+
+at::Tensor selu_autograd(const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  return selu_function::apply(x, alpha, lambda_);
+}
+
+at::Tensor selu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  return selu_backward_input_function::apply(grad, x, alpha, lambda_);
+}
+
+struct selu_backward_function
+    : public torch::autograd::Function<selu_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& alpha, const at::Tensor& lambda_)>("eafo_sym::selu_backward");
+    return eafo_list(op.call(grad, x, alpha, lambda_));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    selu_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> selu_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& alpha, const at::Tensor& lambda_) {
+  return eafo_tuple<2 + 1>(selu_backward_function::apply(grad, x, alpha, lambda_));
+}
+
+at::Tensor sigmoid_forward(const at::Tensor& x) {
+  auto o = eafo_operands(x, nullptr, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "sigmoid", [&] {
     sigmoid_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor sigmoid_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 0, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "sigmoid_bwd_x", [&] {
+at::Tensor sigmoid_backward_input(const at::Tensor& grad, const at::Tensor& x) {
+  auto o = eafo_operands(x, &grad, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "sigmoid_backward_input", [&] {
     sigmoid_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor silu_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 0);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "silu_fwd", [&] {
+at::Tensor sigmoid_meta(const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+at::Tensor sigmoid_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct sigmoid_function : public torch::autograd::Function<sigmoid_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    ctx->save_for_backward({x});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&)>("eafo_sym::sigmoid");
+    return op.call(x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::sigmoid_backward_input");
+    return {op.call(grads[0], s[0])};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void sigmoid_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.Sigmoid: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.Sigmoid");
+}
+
+struct sigmoid_backward_input_function
+    : public torch::autograd::Function<sigmoid_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::sigmoid_backward_input");
+    return op.call(grad, x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    sigmoid_no_double_backward();
+  }
+};
+
+at::Tensor sigmoid_autograd(const at::Tensor& x) {
+  return sigmoid_function::apply(x);
+}
+
+at::Tensor sigmoid_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return sigmoid_backward_input_function::apply(grad, x);
+}
+
+at::Tensor silu_forward(const at::Tensor& x) {
+  auto o = eafo_operands(x, nullptr, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "silu", [&] {
     silu_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor silu_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 0, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "silu_bwd_x", [&] {
+at::Tensor silu_backward_input(const at::Tensor& grad, const at::Tensor& x) {
+  auto o = eafo_operands(x, &grad, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "silu_backward_input", [&] {
     silu_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor softplus_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 1);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus_fwd", [&] {
+at::Tensor silu_meta(const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+at::Tensor silu_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct silu_function : public torch::autograd::Function<silu_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    ctx->save_for_backward({x});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&)>("eafo_sym::silu");
+    return op.call(x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::silu_backward_input");
+    return {op.call(grads[0], s[0])};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void silu_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.SiLU: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.SiLU");
+}
+
+struct silu_backward_input_function
+    : public torch::autograd::Function<silu_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::silu_backward_input");
+    return op.call(grad, x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    silu_no_double_backward();
+  }
+};
+
+at::Tensor silu_autograd(const at::Tensor& x) {
+  return silu_function::apply(x);
+}
+
+at::Tensor silu_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return silu_backward_input_function::apply(grad, x);
+}
+
+at::Tensor softplus_forward(const at::Tensor& x, const at::Tensor& beta) {
+  auto o = eafo_operands(x, nullptr, {beta});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus", [&] {
     softplus_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor softplus_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus_bwd_x", [&] {
+at::Tensor softplus_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta) {
+  auto o = eafo_operands(x, &grad, {beta});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus_backward_input", [&] {
     softplus_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-std::vector<at::Tensor> softplus_bwd(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 1, &g);
+at::Tensor softplus_meta(const at::Tensor& x, const at::Tensor& beta) {
+  return at::empty_like(x);
+}
+
+at::Tensor softplus_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta) {
+  return at::empty_like(x);
+}
+
+std::tuple<at::Tensor, at::Tensor> softplus_backward(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta) {
+  auto o = eafo_operands(x, &grad, {beta});
   std::array<double, 1> sums{};
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus_bwd", [&] {
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "softplus_backward", [&] {
     sums = softplus_bwd_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
-  std::vector<at::Tensor> res{o.out};
+  const std::array<at::Tensor, 1> ps{beta};
+  std::array<at::Tensor, 1> gs;
   for (int j = 0; j < 1; ++j) {
-    res.push_back(at::scalar_tensor(sums[j], ps[j].options()));
+    gs[j] = at::scalar_tensor(sums[j], ps[j].options());
   }
-  return res;
+  return std::tuple_cat(std::make_tuple(o.out), gs);
 }
 
-at::Tensor tanh_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
-  auto o = eafo_operands(x, ps, 0);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "tanh_fwd", [&] {
+std::tuple<at::Tensor, at::Tensor> softplus_backward_meta(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta) {
+  const std::array<at::Tensor, 1> ps{beta};
+  std::array<at::Tensor, 1> gs;
+  for (int j = 0; j < 1; ++j) {
+    gs[j] = at::empty_like(ps[j]);
+  }
+  return std::tuple_cat(std::make_tuple(at::empty_like(x)), gs);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct softplus_function : public torch::autograd::Function<softplus_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& beta) {
+    ctx->save_for_backward({x, beta});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor& beta)>("eafo_sym::softplus");
+    return op.call(x, beta);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    if (ctx->needs_input_grad(1)) {
+      static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+          const at::Tensor&, const at::Tensor&, const at::Tensor& beta)>("eafo_sym::softplus_backward");
+      return eafo_list(op.call(grads[0], s[0], s[1]));
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& beta)>(
+        "eafo_sym::softplus_backward_input");
+    return {op.call(grads[0], s[0], s[1]), at::Tensor()};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void softplus_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.Softplus: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.Softplus");
+}
+
+struct softplus_backward_input_function
+    : public torch::autograd::Function<softplus_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x, const at::Tensor& beta) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor& beta)>(
+        "eafo_sym::softplus_backward_input");
+    return op.call(grad, x, beta);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    softplus_no_double_backward();
+  }
+};
+
+at::Tensor softplus_autograd(const at::Tensor& x, const at::Tensor& beta) {
+  return softplus_function::apply(x, beta);
+}
+
+at::Tensor softplus_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta) {
+  return softplus_backward_input_function::apply(grad, x, beta);
+}
+
+struct softplus_backward_function
+    : public torch::autograd::Function<softplus_backward_function> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+      const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<std::tuple<at::Tensor, at::Tensor>(
+        const at::Tensor&, const at::Tensor&, const at::Tensor& beta)>("eafo_sym::softplus_backward");
+    return eafo_list(op.call(grad, x, beta));
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    softplus_no_double_backward();
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> softplus_backward_autograd(
+    const at::Tensor& grad, const at::Tensor& x, const at::Tensor& beta) {
+  return eafo_tuple<1 + 1>(softplus_backward_function::apply(grad, x, beta));
+}
+
+at::Tensor tanh_forward(const at::Tensor& x) {
+  auto o = eafo_operands(x, nullptr, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "tanh", [&] {
     tanh_fwd_k<scalar_t>(
         o.x.data_ptr<scalar_t>(), o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-at::Tensor tanh_bwd_x(
-    const at::Tensor& x, const std::vector<at::Tensor>& ps, const at::Tensor& g) {
-  auto o = eafo_operands(x, ps, 0, &g);
-  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "tanh_bwd_x", [&] {
+at::Tensor tanh_backward_input(const at::Tensor& grad, const at::Tensor& x) {
+  auto o = eafo_operands(x, &grad, {});
+  AT_DISPATCH_FLOATING_TYPES(o.x.scalar_type(), "tanh_backward_input", [&] {
     tanh_bwd_x_k<scalar_t>(o.x.data_ptr<scalar_t>(), o.g.data_ptr<scalar_t>(),
         o.out.data_ptr<scalar_t>(), o.x.numel(), o.params.data());
   });
   return o.out;
 }
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("celu_fwd", &celu_fwd, "CELU forward");
-  m.def("celu_bwd_x", &celu_bwd_x, "CELU input gradient");
-  m.def("celu_bwd", &celu_bwd, "CELU gradients");
-  m.def("crrelu_fwd", &crrelu_fwd, "CRReLU forward");
-  m.def("crrelu_bwd_x", &crrelu_bwd_x, "CRReLU input gradient");
-  m.def("crrelu_bwd", &crrelu_bwd, "CRReLU gradients");
-  m.def("eafo_elu_fwd", &eafo_elu_fwd, "EafoELU forward");
-  m.def("eafo_elu_bwd_x", &eafo_elu_bwd_x, "EafoELU input gradient");
-  m.def("eafo_elu_bwd", &eafo_elu_bwd, "EafoELU gradients");
-  m.def("eafo_leaky_relu_fwd", &eafo_leaky_relu_fwd, "EafoLeakyReLU forward");
-  m.def("eafo_leaky_relu_bwd_x", &eafo_leaky_relu_bwd_x, "EafoLeakyReLU input gradient");
-  m.def("eafo_leaky_relu_bwd", &eafo_leaky_relu_bwd, "EafoLeakyReLU gradients");
-  m.def("eafo_prelu_fwd", &eafo_prelu_fwd, "EafoPReLU forward");
-  m.def("eafo_prelu_bwd_x", &eafo_prelu_bwd_x, "EafoPReLU input gradient");
-  m.def("eafo_prelu_bwd", &eafo_prelu_bwd, "EafoPReLU gradients");
-  m.def("eafo_silu_fwd", &eafo_silu_fwd, "EafoSiLU forward");
-  m.def("eafo_silu_bwd_x", &eafo_silu_bwd_x, "EafoSiLU input gradient");
-  m.def("eafo_silu_bwd", &eafo_silu_bwd, "EafoSiLU gradients");
-  m.def("eafo_softplus_fwd", &eafo_softplus_fwd, "EafoSoftplus forward");
-  m.def("eafo_softplus_bwd_x", &eafo_softplus_bwd_x, "EafoSoftplus input gradient");
-  m.def("eafo_softplus_bwd", &eafo_softplus_bwd, "EafoSoftplus gradients");
-  m.def("eafo_tanh_fwd", &eafo_tanh_fwd, "EafoTanh forward");
-  m.def("eafo_tanh_bwd_x", &eafo_tanh_bwd_x, "EafoTanh input gradient");
-  m.def("eafo_tanh_bwd", &eafo_tanh_bwd, "EafoTanh gradients");
-  m.def("elu_fwd", &elu_fwd, "ELU forward");
-  m.def("elu_bwd_x", &elu_bwd_x, "ELU input gradient");
-  m.def("elu_bwd", &elu_bwd, "ELU gradients");
-  m.def("gelu_fwd", &gelu_fwd, "GELU forward");
-  m.def("gelu_bwd_x", &gelu_bwd_x, "GELU input gradient");
-  m.def("leaky_relu_fwd", &leaky_relu_fwd, "LeakyReLU forward");
-  m.def("leaky_relu_bwd_x", &leaky_relu_bwd_x, "LeakyReLU input gradient");
-  m.def("leaky_relu_bwd", &leaky_relu_bwd, "LeakyReLU gradients");
-  m.def("mish_fwd", &mish_fwd, "Mish forward");
-  m.def("mish_bwd_x", &mish_bwd_x, "Mish input gradient");
-  m.def("prelu_fwd", &prelu_fwd, "PReLU forward");
-  m.def("prelu_bwd_x", &prelu_bwd_x, "PReLU input gradient");
-  m.def("prelu_bwd", &prelu_bwd, "PReLU gradients");
-  m.def("relu_fwd", &relu_fwd, "ReLU forward");
-  m.def("relu_bwd_x", &relu_bwd_x, "ReLU input gradient");
-  m.def("selu_fwd", &selu_fwd, "SELU forward");
-  m.def("selu_bwd_x", &selu_bwd_x, "SELU input gradient");
-  m.def("selu_bwd", &selu_bwd, "SELU gradients");
-  m.def("sigmoid_fwd", &sigmoid_fwd, "Sigmoid forward");
-  m.def("sigmoid_bwd_x", &sigmoid_bwd_x, "Sigmoid input gradient");
-  m.def("silu_fwd", &silu_fwd, "SiLU forward");
-  m.def("silu_bwd_x", &silu_bwd_x, "SiLU input gradient");
-  m.def("softplus_fwd", &softplus_fwd, "Softplus forward");
-  m.def("softplus_bwd_x", &softplus_bwd_x, "Softplus input gradient");
-  m.def("softplus_bwd", &softplus_bwd, "Softplus gradients");
-  m.def("tanh_fwd", &tanh_fwd, "Tanh forward");
-  m.def("tanh_bwd_x", &tanh_bwd_x, "Tanh input gradient");
+at::Tensor tanh_meta(const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+at::Tensor tanh_backward_input_meta(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return at::empty_like(x);
+}
+
+// The backward calls the backward operators below autograd (one dispatch each) unless a graph
+// of the backward is being recorded (create_graph=True); then they go through their own autograd,
+// which refuses to be differentiated again.
+struct tanh_function : public torch::autograd::Function<tanh_function> {
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    ctx->save_for_backward({x});
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&)>("eafo_sym::tanh");
+    return op.call(x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const bool record = c10::GradMode::is_enabled();
+    std::optional<at::AutoDispatchBelowADInplaceOrView> below;
+    if (!record) {
+      below.emplace();
+    }
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::tanh_backward_input");
+    return {op.call(grads[0], s[0])};
+  }
+};
+
+// The backward operators are differentiable once: their own backward says what to use instead.
+[[noreturn]] inline void tanh_no_double_backward() {
+  TORCH_CHECK(false,
+      "eafo_sym.fused.Tanh: the fused kernels have no second derivative; for gradients "
+      "of gradients (create_graph=True, then backward again) use eafo_sym.nn.Tanh");
+}
+
+struct tanh_backward_input_function
+    : public torch::autograd::Function<tanh_backward_input_function> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& grad,
+                            const at::Tensor& x) {
+    at::AutoDispatchBelowADInplaceOrView below;
+    static const auto op = eafo_op<at::Tensor(const at::Tensor&, const at::Tensor&)>(
+        "eafo_sym::tanh_backward_input");
+    return op.call(grad, x);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    tanh_no_double_backward();
+  }
+};
+
+at::Tensor tanh_autograd(const at::Tensor& x) {
+  return tanh_function::apply(x);
+}
+
+at::Tensor tanh_backward_input_autograd(
+    const at::Tensor& grad, const at::Tensor& x) {
+  return tanh_backward_input_function::apply(grad, x);
+}
+
+}  // namespace
+
+TORCH_LIBRARY(eafo_sym, m) {
+  m.def("celu(Tensor x, Tensor alpha) -> Tensor");
+  m.def("celu_backward_input(Tensor grad, Tensor x, Tensor alpha) -> Tensor");
+  m.def("celu_backward(Tensor grad, Tensor x, Tensor alpha) -> (Tensor, Tensor)");
+  m.def("crrelu(Tensor x, Tensor epsilon) -> Tensor");
+  m.def("crrelu_backward_input(Tensor grad, Tensor x, Tensor epsilon) -> Tensor");
+  m.def("crrelu_backward(Tensor grad, Tensor x, Tensor epsilon) -> (Tensor, Tensor)");
+  m.def("eafo_elu(Tensor x, Tensor alpha, Tensor epsilon) -> Tensor");
+  m.def("eafo_elu_backward_input(Tensor grad, Tensor x, Tensor alpha, Tensor epsilon) -> Tensor");
+  m.def("eafo_elu_backward(Tensor grad, Tensor x, Tensor alpha, Tensor epsilon) -> (Tensor, Tensor, Tensor)");
+  m.def("eafo_leaky_relu(Tensor x, Tensor alpha, Tensor epsilon) -> Tensor");
+  m.def("eafo_leaky_relu_backward_input(Tensor grad, Tensor x, Tensor alpha, Tensor epsilon) -> Tensor");
+  m.def("eafo_leaky_relu_backward(Tensor grad, Tensor x, Tensor alpha, Tensor epsilon) -> (Tensor, Tensor, Tensor)");
+  m.def("eafo_prelu(Tensor x, Tensor alpha, Tensor epsilon) -> Tensor");
+  m.def("eafo_prelu_backward_input(Tensor grad, Tensor x, Tensor alpha, Tensor epsilon) -> Tensor");
+  m.def("eafo_prelu_backward(Tensor grad, Tensor x, Tensor alpha, Tensor epsilon) -> (Tensor, Tensor, Tensor)");
+  m.def("eafo_silu(Tensor x, Tensor epsilon) -> Tensor");
+  m.def("eafo_silu_backward_input(Tensor grad, Tensor x, Tensor epsilon) -> Tensor");
+  m.def("eafo_silu_backward(Tensor grad, Tensor x, Tensor epsilon) -> (Tensor, Tensor)");
+  m.def("eafo_softplus(Tensor x, Tensor beta, Tensor epsilon) -> Tensor");
+  m.def("eafo_softplus_backward_input(Tensor grad, Tensor x, Tensor beta, Tensor epsilon) -> Tensor");
+  m.def("eafo_softplus_backward(Tensor grad, Tensor x, Tensor beta, Tensor epsilon) -> (Tensor, Tensor, Tensor)");
+  m.def("eafo_tanh(Tensor x, Tensor epsilon) -> Tensor");
+  m.def("eafo_tanh_backward_input(Tensor grad, Tensor x, Tensor epsilon) -> Tensor");
+  m.def("eafo_tanh_backward(Tensor grad, Tensor x, Tensor epsilon) -> (Tensor, Tensor)");
+  m.def("elu(Tensor x, Tensor alpha) -> Tensor");
+  m.def("elu_backward_input(Tensor grad, Tensor x, Tensor alpha) -> Tensor");
+  m.def("elu_backward(Tensor grad, Tensor x, Tensor alpha) -> (Tensor, Tensor)");
+  m.def("gelu(Tensor x) -> Tensor");
+  m.def("gelu_backward_input(Tensor grad, Tensor x) -> Tensor");
+  m.def("leaky_relu(Tensor x, Tensor alpha) -> Tensor");
+  m.def("leaky_relu_backward_input(Tensor grad, Tensor x, Tensor alpha) -> Tensor");
+  m.def("leaky_relu_backward(Tensor grad, Tensor x, Tensor alpha) -> (Tensor, Tensor)");
+  m.def("mish(Tensor x) -> Tensor");
+  m.def("mish_backward_input(Tensor grad, Tensor x) -> Tensor");
+  m.def("prelu(Tensor x, Tensor alpha) -> Tensor");
+  m.def("prelu_backward_input(Tensor grad, Tensor x, Tensor alpha) -> Tensor");
+  m.def("prelu_backward(Tensor grad, Tensor x, Tensor alpha) -> (Tensor, Tensor)");
+  m.def("relu(Tensor x) -> Tensor");
+  m.def("relu_backward_input(Tensor grad, Tensor x) -> Tensor");
+  m.def("selu(Tensor x, Tensor alpha, Tensor lambda_) -> Tensor");
+  m.def("selu_backward_input(Tensor grad, Tensor x, Tensor alpha, Tensor lambda_) -> Tensor");
+  m.def("selu_backward(Tensor grad, Tensor x, Tensor alpha, Tensor lambda_) -> (Tensor, Tensor, Tensor)");
+  m.def("sigmoid(Tensor x) -> Tensor");
+  m.def("sigmoid_backward_input(Tensor grad, Tensor x) -> Tensor");
+  m.def("silu(Tensor x) -> Tensor");
+  m.def("silu_backward_input(Tensor grad, Tensor x) -> Tensor");
+  m.def("softplus(Tensor x, Tensor beta) -> Tensor");
+  m.def("softplus_backward_input(Tensor grad, Tensor x, Tensor beta) -> Tensor");
+  m.def("softplus_backward(Tensor grad, Tensor x, Tensor beta) -> (Tensor, Tensor)");
+  m.def("tanh(Tensor x) -> Tensor");
+  m.def("tanh_backward_input(Tensor grad, Tensor x) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(eafo_sym, CPU, m) {
+  m.impl("celu", &celu_forward);
+  m.impl("celu_backward_input", &celu_backward_input);
+  m.impl("celu_backward", &celu_backward);
+  m.impl("crrelu", &crrelu_forward);
+  m.impl("crrelu_backward_input", &crrelu_backward_input);
+  m.impl("crrelu_backward", &crrelu_backward);
+  m.impl("eafo_elu", &eafo_elu_forward);
+  m.impl("eafo_elu_backward_input", &eafo_elu_backward_input);
+  m.impl("eafo_elu_backward", &eafo_elu_backward);
+  m.impl("eafo_leaky_relu", &eafo_leaky_relu_forward);
+  m.impl("eafo_leaky_relu_backward_input", &eafo_leaky_relu_backward_input);
+  m.impl("eafo_leaky_relu_backward", &eafo_leaky_relu_backward);
+  m.impl("eafo_prelu", &eafo_prelu_forward);
+  m.impl("eafo_prelu_backward_input", &eafo_prelu_backward_input);
+  m.impl("eafo_prelu_backward", &eafo_prelu_backward);
+  m.impl("eafo_silu", &eafo_silu_forward);
+  m.impl("eafo_silu_backward_input", &eafo_silu_backward_input);
+  m.impl("eafo_silu_backward", &eafo_silu_backward);
+  m.impl("eafo_softplus", &eafo_softplus_forward);
+  m.impl("eafo_softplus_backward_input", &eafo_softplus_backward_input);
+  m.impl("eafo_softplus_backward", &eafo_softplus_backward);
+  m.impl("eafo_tanh", &eafo_tanh_forward);
+  m.impl("eafo_tanh_backward_input", &eafo_tanh_backward_input);
+  m.impl("eafo_tanh_backward", &eafo_tanh_backward);
+  m.impl("elu", &elu_forward);
+  m.impl("elu_backward_input", &elu_backward_input);
+  m.impl("elu_backward", &elu_backward);
+  m.impl("gelu", &gelu_forward);
+  m.impl("gelu_backward_input", &gelu_backward_input);
+  m.impl("leaky_relu", &leaky_relu_forward);
+  m.impl("leaky_relu_backward_input", &leaky_relu_backward_input);
+  m.impl("leaky_relu_backward", &leaky_relu_backward);
+  m.impl("mish", &mish_forward);
+  m.impl("mish_backward_input", &mish_backward_input);
+  m.impl("prelu", &prelu_forward);
+  m.impl("prelu_backward_input", &prelu_backward_input);
+  m.impl("prelu_backward", &prelu_backward);
+  m.impl("relu", &relu_forward);
+  m.impl("relu_backward_input", &relu_backward_input);
+  m.impl("selu", &selu_forward);
+  m.impl("selu_backward_input", &selu_backward_input);
+  m.impl("selu_backward", &selu_backward);
+  m.impl("sigmoid", &sigmoid_forward);
+  m.impl("sigmoid_backward_input", &sigmoid_backward_input);
+  m.impl("silu", &silu_forward);
+  m.impl("silu_backward_input", &silu_backward_input);
+  m.impl("softplus", &softplus_forward);
+  m.impl("softplus_backward_input", &softplus_backward_input);
+  m.impl("softplus_backward", &softplus_backward);
+  m.impl("tanh", &tanh_forward);
+  m.impl("tanh_backward_input", &tanh_backward_input);
+}
+
+TORCH_LIBRARY_IMPL(eafo_sym, Meta, m) {
+  m.impl("celu", &celu_meta);
+  m.impl("celu_backward_input", &celu_backward_input_meta);
+  m.impl("celu_backward", &celu_backward_meta);
+  m.impl("crrelu", &crrelu_meta);
+  m.impl("crrelu_backward_input", &crrelu_backward_input_meta);
+  m.impl("crrelu_backward", &crrelu_backward_meta);
+  m.impl("eafo_elu", &eafo_elu_meta);
+  m.impl("eafo_elu_backward_input", &eafo_elu_backward_input_meta);
+  m.impl("eafo_elu_backward", &eafo_elu_backward_meta);
+  m.impl("eafo_leaky_relu", &eafo_leaky_relu_meta);
+  m.impl("eafo_leaky_relu_backward_input", &eafo_leaky_relu_backward_input_meta);
+  m.impl("eafo_leaky_relu_backward", &eafo_leaky_relu_backward_meta);
+  m.impl("eafo_prelu", &eafo_prelu_meta);
+  m.impl("eafo_prelu_backward_input", &eafo_prelu_backward_input_meta);
+  m.impl("eafo_prelu_backward", &eafo_prelu_backward_meta);
+  m.impl("eafo_silu", &eafo_silu_meta);
+  m.impl("eafo_silu_backward_input", &eafo_silu_backward_input_meta);
+  m.impl("eafo_silu_backward", &eafo_silu_backward_meta);
+  m.impl("eafo_softplus", &eafo_softplus_meta);
+  m.impl("eafo_softplus_backward_input", &eafo_softplus_backward_input_meta);
+  m.impl("eafo_softplus_backward", &eafo_softplus_backward_meta);
+  m.impl("eafo_tanh", &eafo_tanh_meta);
+  m.impl("eafo_tanh_backward_input", &eafo_tanh_backward_input_meta);
+  m.impl("eafo_tanh_backward", &eafo_tanh_backward_meta);
+  m.impl("elu", &elu_meta);
+  m.impl("elu_backward_input", &elu_backward_input_meta);
+  m.impl("elu_backward", &elu_backward_meta);
+  m.impl("gelu", &gelu_meta);
+  m.impl("gelu_backward_input", &gelu_backward_input_meta);
+  m.impl("leaky_relu", &leaky_relu_meta);
+  m.impl("leaky_relu_backward_input", &leaky_relu_backward_input_meta);
+  m.impl("leaky_relu_backward", &leaky_relu_backward_meta);
+  m.impl("mish", &mish_meta);
+  m.impl("mish_backward_input", &mish_backward_input_meta);
+  m.impl("prelu", &prelu_meta);
+  m.impl("prelu_backward_input", &prelu_backward_input_meta);
+  m.impl("prelu_backward", &prelu_backward_meta);
+  m.impl("relu", &relu_meta);
+  m.impl("relu_backward_input", &relu_backward_input_meta);
+  m.impl("selu", &selu_meta);
+  m.impl("selu_backward_input", &selu_backward_input_meta);
+  m.impl("selu_backward", &selu_backward_meta);
+  m.impl("sigmoid", &sigmoid_meta);
+  m.impl("sigmoid_backward_input", &sigmoid_backward_input_meta);
+  m.impl("silu", &silu_meta);
+  m.impl("silu_backward_input", &silu_backward_input_meta);
+  m.impl("softplus", &softplus_meta);
+  m.impl("softplus_backward_input", &softplus_backward_input_meta);
+  m.impl("softplus_backward", &softplus_backward_meta);
+  m.impl("tanh", &tanh_meta);
+  m.impl("tanh_backward_input", &tanh_backward_input_meta);
+}
+
+TORCH_LIBRARY_IMPL(eafo_sym, Autograd, m) {
+  m.impl("celu", &celu_autograd);
+  m.impl("celu_backward_input", &celu_backward_input_autograd);
+  m.impl("celu_backward", &celu_backward_autograd);
+  m.impl("crrelu", &crrelu_autograd);
+  m.impl("crrelu_backward_input", &crrelu_backward_input_autograd);
+  m.impl("crrelu_backward", &crrelu_backward_autograd);
+  m.impl("eafo_elu", &eafo_elu_autograd);
+  m.impl("eafo_elu_backward_input", &eafo_elu_backward_input_autograd);
+  m.impl("eafo_elu_backward", &eafo_elu_backward_autograd);
+  m.impl("eafo_leaky_relu", &eafo_leaky_relu_autograd);
+  m.impl("eafo_leaky_relu_backward_input", &eafo_leaky_relu_backward_input_autograd);
+  m.impl("eafo_leaky_relu_backward", &eafo_leaky_relu_backward_autograd);
+  m.impl("eafo_prelu", &eafo_prelu_autograd);
+  m.impl("eafo_prelu_backward_input", &eafo_prelu_backward_input_autograd);
+  m.impl("eafo_prelu_backward", &eafo_prelu_backward_autograd);
+  m.impl("eafo_silu", &eafo_silu_autograd);
+  m.impl("eafo_silu_backward_input", &eafo_silu_backward_input_autograd);
+  m.impl("eafo_silu_backward", &eafo_silu_backward_autograd);
+  m.impl("eafo_softplus", &eafo_softplus_autograd);
+  m.impl("eafo_softplus_backward_input", &eafo_softplus_backward_input_autograd);
+  m.impl("eafo_softplus_backward", &eafo_softplus_backward_autograd);
+  m.impl("eafo_tanh", &eafo_tanh_autograd);
+  m.impl("eafo_tanh_backward_input", &eafo_tanh_backward_input_autograd);
+  m.impl("eafo_tanh_backward", &eafo_tanh_backward_autograd);
+  m.impl("elu", &elu_autograd);
+  m.impl("elu_backward_input", &elu_backward_input_autograd);
+  m.impl("elu_backward", &elu_backward_autograd);
+  m.impl("gelu", &gelu_autograd);
+  m.impl("gelu_backward_input", &gelu_backward_input_autograd);
+  m.impl("leaky_relu", &leaky_relu_autograd);
+  m.impl("leaky_relu_backward_input", &leaky_relu_backward_input_autograd);
+  m.impl("leaky_relu_backward", &leaky_relu_backward_autograd);
+  m.impl("mish", &mish_autograd);
+  m.impl("mish_backward_input", &mish_backward_input_autograd);
+  m.impl("prelu", &prelu_autograd);
+  m.impl("prelu_backward_input", &prelu_backward_input_autograd);
+  m.impl("prelu_backward", &prelu_backward_autograd);
+  m.impl("relu", &relu_autograd);
+  m.impl("relu_backward_input", &relu_backward_input_autograd);
+  m.impl("selu", &selu_autograd);
+  m.impl("selu_backward_input", &selu_backward_input_autograd);
+  m.impl("selu_backward", &selu_backward_autograd);
+  m.impl("sigmoid", &sigmoid_autograd);
+  m.impl("sigmoid_backward_input", &sigmoid_backward_input_autograd);
+  m.impl("silu", &silu_autograd);
+  m.impl("silu_backward_input", &silu_backward_input_autograd);
+  m.impl("softplus", &softplus_autograd);
+  m.impl("softplus_backward_input", &softplus_backward_input_autograd);
+  m.impl("softplus_backward", &softplus_backward_autograd);
+  m.impl("tanh", &tanh_autograd);
+  m.impl("tanh_backward_input", &tanh_backward_input_autograd);
 }

@@ -10,7 +10,7 @@ before the first section (a comment saying what the file is for, the imports tha
 check it) is never pasted, except a Python template's docstring where the assembler asks for it.
 
 >>> print(section("fused_host.cpp", "forward").splitlines()[0])
-at::Tensor ACTIVATION_fwd(const at::Tensor& x, const std::vector<at::Tensor>& ps) {
+at::Tensor ACTIVATION_forward(const at::Tensor& x, PARAM_DECLS) {
 >>> docstring("nn.py").splitlines()[0]
 'Torch modules for every activation in :mod:`eafo_sym.catalog`.'
 """
