@@ -149,13 +149,37 @@ class _Branch:
         i = int(np.searchsorted(ys, yv))
         if 0 < i < ys.size and (ys[i - 1] - yv) * (ys[i] - yv) <= 0:
             a, b = float(xs[i - 1]), float(xs[i])
-        else:  # outside the table (or not monotone there): the whole branch
+        elif i == ys.size or i == 0:
+            # Beyond the table's +-1e8: a heavy tail (Student-t, nu = 1/2) still has mass
+            # at 1e11, where the other branch's preimage must be found, not dropped.
+            bracket = self._far_bracket(g, xs[-1] if i == ys.size else xs[0])
+            if bracket is None:
+                return None
+            a, b = bracket
+        else:  # not monotone in the table (rounding): the whole branch
             a, fa = _finite_end(self.f, self.a, self.b)
             b, fb = _finite_end(self.f, self.b, self.a)
             fa, fb = fa - yv, fb - yv
             if not (math.isfinite(fa) and math.isfinite(fb)) or fa * fb > 0:
                 return None
         return brentq(g, a, b, xtol=xtol, rtol=1e-15, maxiter=300)
+
+    def _far_bracket(self, g, last: float) -> tuple[float, float] | None:
+        """``(x, 10 x)`` steps outward from the table's end ``last`` until ``g`` changes sign."""
+        x0 = float(last)
+        if not ((x0 > 0 and math.isinf(self.b)) or (x0 < 0 and math.isinf(self.a))):
+            return None  # the table reaches a finite end: yv lies outside the range
+        with np.errstate(all="ignore"):
+            g0 = g(x0)
+            while math.isfinite(g0) and abs(x0) < 1e300:
+                x1 = x0 * 10.0
+                g1 = g(x1)
+                if not math.isfinite(g1):
+                    return None
+                if g0 * g1 <= 0:
+                    return (x0, x1) if x0 < x1 else (x1, x0)
+                x0, g0 = x1, g1
+        return None
 
 
 def _finite_end(fn, t: float, other: float) -> tuple[float, float]:

@@ -102,9 +102,11 @@ class Estimate(NamedTuple):
 def _edges(a: float, b: float, points: Iterable[float], bulk: float = 1.0) -> list[float]:
     """``[a, sorted points inside (a, b), b]``; an infinite range gets at least one point.
 
-    Beyond ``bulk`` (where the mass lies) a finite piece is cut at every decade,
-    ``+-bulk * 10^k``: one rule over ``(4.75, 1e8)`` put its nodes where the
-    density is nothing and stepped over the bit of mass at the near end.
+    Outside ``(-bulk, bulk)`` (in the standardised variable: the bulk of the
+    mass) a finite piece is cut at every decade: one rule over ``(4.75, 1e8)``
+    put its nodes where the density is nothing and stepped over the mass at
+    the near end, and one over ``(600, 1e12)`` lost a fifth of a Student-t
+    law's (``nu = 1/2``) slowly falling entropy integrand.
     """
     inner = {float(t) for t in points if a < float(t) < b}
     edges = sorted({a, *inner, b})
@@ -230,8 +232,7 @@ def _integrate(
     if a == b:
         return Estimate(0.0, 0.0)
     points, soft = [float(t) for t in points], [float(t) for t in soft]
-    bulk = max([1.0, *(abs(t) for t in soft)])
-    edges = _edges(a, b, [*points, *soft], bulk)
+    edges = _edges(a, b, [*points, *soft])
     signs = set()
     if math.isinf(a) and (s := _tail_sign(fun, edges[1], -1)):
         signs.add(s)
@@ -255,7 +256,7 @@ def _integrate(
         warnings.simplefilter("ignore")
         val, err, message = _run(fun, edges, QUAD_TOL)
         # The check's tails are stretched differently too: its nodes share nothing with the first.
-        finer = _edges(a, b, [*points, *_moved(soft)], bulk)
+        finer = _edges(a, b, [*points, *_moved(soft)])
         check, _, _ = _run(fun, finer, CHECK_TOL, stretch=_STRETCH)
         promise = REPORT_TOL * max(1.0, abs(val))
         if abs(val - check) > promise:
