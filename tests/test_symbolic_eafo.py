@@ -225,3 +225,26 @@ def test_leaky_relu_kink_is_in_the_derivative():
     assert sp.simplify(c.dH_df.coeff(sp.DiracDelta(x)) - kink.weight) == 0
     # The shape vanishes at the kink, so the point term does not move dH/deps there.
     assert c.point_slope == 0 and c.descent_sign == -1
+
+
+def test_derive_cli_sign_line_under_laplace(capsys):
+    """The CLI prints the note, so its sign line agrees with descent_sign."""
+    from eafo_sym.cli import main
+
+    assert main(["derive", "--dist", "laplace", "--order", "1"]) == 0
+    (line,) = [s for s in capsys.readouterr().out.splitlines() if s.startswith("sign:")]
+    assert "sign +1" in line and "points the other way" in line
+
+
+def test_y_space_step_for_sinh_under_student_t_finishes_and_matches_the_x_step():
+    """sinh under t(5): sp.solve on the simplified first-order condition ran for 15 minutes.
+
+    The y-space step must equal f + f' (x-step - f) to first order (docs/mathematics.md §6).
+    """
+    from eafo_sym.laws import student_t
+
+    f, law = sp.sinh(x), student_t(5)
+    dy = eafo_step(f, law, eta, space="y") - f
+    dx = eafo_step(f, law, eta, space="x") - f
+    gap = sp.lambdify(x, (dy - sp.diff(f, x) * dx).subs(eta, 1), "mpmath")
+    assert all(abs(gap(t)) < 1e-12 for t in (-2.1, -0.3, 0.4, 1.7))
