@@ -53,3 +53,34 @@ def test_second_variation_closed_form_and_errors():
         entropy_taylor(x, x, normal(), 2.0)
     with pytest.raises(ValueError, match="constant on"):
         entropy_taylor("relu", x, normal(), 1)
+
+
+def test_non_injective_base_is_refused_not_expanded_wrongly():
+    """|x| + eta x: the branches mix, so the entropy's c_2 is positive; the x-space series says -1/2.
+
+    The true entropy is computed here from the output density q(y) = phi(y/(1+eta))/(1+eta)
+    + phi(y/(1-eta))/(1-eta) on y > 0 (two preimages), by SciPy.
+    """
+    import math
+
+    from scipy import integrate, stats
+
+    def true_entropy(eta):
+        def q(v):
+            return stats.norm.pdf(v / (1 + eta)) / (1 + eta) + stats.norm.pdf(v / (1 - eta)) / (1 - eta)
+
+        return integrate.quad(lambda v: -q(v) * math.log(q(v)) if q(v) > 0 else 0.0, 0, 40, limit=200,
+                              epsabs=1e-14, epsrel=1e-13)[0]
+
+    e = 0.01
+    c2_true = (true_entropy(e) + true_entropy(-e) - 2 * true_entropy(0.0)) / (2 * e**2)
+    series_c2 = -0.5  # -1/2 E[(h'/f')^2] with h' = 1, |f'| = 1: what the x-space series would say
+    assert c2_true > 0.4 and series_c2 < 0
+    with pytest.raises(ValueError, match="injective.*share the outputs"):
+        entropy_taylor(sp.Abs(x), x, normal(), 2)
+    with pytest.raises(ValueError, match="injective.*changes sign"):
+        entropy_taylor(x**2, x, normal(), 1)
+    with pytest.raises(ValueError, match="injective"):
+        entropy_change("gelu", x, normal(), 0.01)
+    # One branch is fine: |x| on (0, oo) is x there.
+    assert entropy_taylor(sp.Abs(x), x, normal(), 1, interval=(0, sp.oo)) == [sp.Rational(1, 2)]

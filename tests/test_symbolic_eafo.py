@@ -41,7 +41,7 @@ def test_crrelu_sign_is_derived_and_checked_numerically():
     ) / (2 * e)
     assert slope > 0 and fd == pytest.approx(slope, rel=1e-6)
     assert "opposite sign" in d.note
-    assert sp.simplify(d.eps_descent + eta / sp.sqrt(2 * sp.pi)) == 0
+    assert sp.simplify(d.gradient_step_eps + eta / sp.sqrt(2 * sp.pi)) == 0
 
 
 @pytest.mark.parametrize("dist", [normal(0, 2), normal(1, 0.5), laplace(0, 1), logistic()], ids=str)
@@ -174,3 +174,77 @@ def test_derive_crrelu_for_other_laws():
 def test_laws_are_hashable_so_derivations_cache():
     assert derive_crrelu(normal(0, 2)) is derive_crrelu(normal(0, 2))
     assert hash(normal(0, 2)) == hash(normal(0, 2)) and normal(0, 2) != normal(0, 3)
+
+
+# --- sign fields that cannot contradict each other -----------------------------------------
+@pytest.mark.parametrize("taylor_order", [0, 2])
+def test_laplace_descent_sign_and_gradient_step_agree_with_the_numbers(taylor_order):
+    """ReLU under Laplace: the gradient step has eps = -eta/2 < 0, but descent is eps > 0.
+
+    The slope is measured here by a central difference of the exact branch entropy change.
+    """
+    from scipy import integrate, stats
+
+    c = derive_correction("relu", laplace(), taylor_order=taylor_order, paper_eps=0.01)
+    e = 1e-4
+    fd = (entropy_change(x, c.shape, laplace(), e, interval=c.interval)
+          - entropy_change(x, c.shape, laplace(), -e, interval=c.interval)) / (2 * e)
+    # By parts on (0, oo) with s = exp(-x), dH/df = p: -p(0) s(0) + integral p s, by SciPy.
+    p0 = stats.laplace.pdf(0.0)
+    interior = integrate.quad(lambda t: stats.laplace.pdf(t) * np.exp(-t), 0, np.inf)[0]
+    assert fd == pytest.approx(-p0 + interior, rel=1e-6) and fd < 0
+    assert c.descent_sign == 1 and float(c.entropy_slope) == pytest.approx(fd, rel=1e-6)
+    # The gradient step is eps = -eta * c with dH/df = -p' = c s on the branch (at x = 1).
+    c_const = stats.laplace.pdf(1.0) / np.exp(-1.0)
+    assert float(c.gradient_step_eps.subs(eta, 1)) == pytest.approx(-c_const, rel=1e-14)
+    # The point term at the branch end x = 0 is what flips it: -p(0) s(0).
+    (end,) = c.point_terms
+    assert end.at == 0 and float(end.weight) == pytest.approx(-p0, rel=1e-14)
+    assert float(c.point_slope) == pytest.approx(-p0, rel=1e-14)
+    assert "points the other way" in c.note and "sign +1" in c.note
+    assert "matches the descent direction" in c.note
+    with pytest.warns(DeprecationWarning, match="gradient_step_eps"):
+        assert c.eps_descent == c.gradient_step_eps
+
+
+def test_normal_sign_fields_agree():
+    c = derive_crrelu()
+    assert c.descent_sign == -1 and c.point_slope == 0
+    assert "points the other way" not in c.note and "sign -1" in c.note
+    assert c.with_slope(-0.3).descent_sign == 1
+    assert "sign +1" in c.with_slope(-0.3).note
+
+
+def test_leaky_relu_kink_is_in_the_derivative():
+    """LeakyReLU's kink: p(0) (1/alpha - 1) delta(x), parameters symbolic."""
+    c = derive_correction("leaky_relu", taylor_order=0, y_space=False)
+    (kink,) = c.point_terms
+    alpha = next(iter(c.params))
+    assert kink.kind == "kink" and kink.at == 0
+    assert sp.simplify(kink.weight - normal().pdf.subs(x, 0) * (1 / alpha - 1)) == 0
+    assert sp.simplify(c.dH_df.coeff(sp.DiracDelta(x)) - kink.weight) == 0
+    # The shape vanishes at the kink, so the point term does not move dH/deps there.
+    assert c.point_slope == 0 and c.descent_sign == -1
+
+
+def test_derive_cli_sign_line_under_laplace(capsys):
+    """The CLI prints the note, so its sign line agrees with descent_sign."""
+    from eafo_sym.cli import main
+
+    assert main(["derive", "--dist", "laplace", "--order", "1"]) == 0
+    (line,) = [s for s in capsys.readouterr().out.splitlines() if s.startswith("sign:")]
+    assert "sign +1" in line and "points the other way" in line
+
+
+def test_y_space_step_for_sinh_under_student_t_finishes_and_matches_the_x_step():
+    """sinh under t(5): sp.solve on the simplified first-order condition ran for 15 minutes.
+
+    The y-space step must equal f + f' (x-step - f) to first order (docs/mathematics.md §6).
+    """
+    from eafo_sym.laws import student_t
+
+    f, law = sp.sinh(x), student_t(5)
+    dy = eafo_step(f, law, eta, space="y") - f
+    dx = eafo_step(f, law, eta, space="x") - f
+    gap = sp.lambdify(x, (dy - sp.diff(f, x) * dx).subs(eta, 1), "mpmath")
+    assert all(abs(gap(t)) < 1e-12 for t in (-2.1, -0.3, 0.4, 1.7))

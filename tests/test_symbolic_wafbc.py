@@ -67,3 +67,42 @@ def test_wafbc_errors():
         worst_activation(normal(), 0, 1, interval=(1, -1))
     with pytest.raises(TypeError, match="Law"):
         worst_activation("normal", 0, 1)
+
+
+# --- half lines and finite intervals ------------------------------------------------------
+@pytest.mark.parametrize(
+    "dist, interval",
+    [
+        (student_t(3), (0, sp.oo)),
+        (student_t(3), (0, 2)),
+        (student_t(3), (-sp.oo, 0)),
+        (student_t(5, 1, 2), (1, sp.oo)),
+        (normal(0.5, 2), (0, 3)),
+        (laplace(0, 1.5), (0, sp.oo)),
+    ],
+    ids=str,
+)
+def test_wafbc_on_a_half_line_is_the_scaled_cdf(dist, interval):
+    """(F(x) - F(a)) / (F(b) - F(a)), with SciPy's CDF; odd nu used to fail ("0 solutions")."""
+    a, b = (float(v) for v in interval)
+    w = worst_activation(dist, 0, 1, interval=interval)
+    f = numeric(w.expr)
+    F = dist.scipy.cdf
+    lo = F(a) if math.isfinite(a) else 0.0
+    hi = F(b) if math.isfinite(b) else 1.0
+    inside = [t for t in (-3.1, -0.4, 0.25, 1.2, 1.9, 6.5) if a < t < b]
+    assert inside
+    for t in inside:
+        assert float(f(t)) == pytest.approx((F(t) - lo) / (hi - lo), abs=1e-12)
+    for end, value in ((a, 0.0), (b, 1.0)):
+        if math.isfinite(end):
+            assert float(w.expr.subs(x, sp.nsimplify(end))) == pytest.approx(value, abs=1e-14)
+    assert not w.expr.has(sp.nan, sp.exp_polar)
+
+
+def test_student_t_cdf_has_no_removable_nan():
+    """sympy.stats' hyperexpanded CDF for odd nu is 0/0 at the centre; the law's CDF is not."""
+    for nu in (1, 3, 5, 7):
+        d = student_t(nu, 0.5, 2)
+        assert d.cdf.subs(x, sp.Rational(1, 2)) == sp.Rational(1, 2)
+        assert float(d.cdf.subs(x, 2)) == pytest.approx(float(d.scipy.cdf(2.0)), abs=1e-14)

@@ -15,7 +15,6 @@ Piecewise(((x + 1)*exp(-x*(x + 2)/2)/alpha, x < 0), (x*exp(-x**2/2), True))
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -74,7 +73,7 @@ def correction_shape(base: str, dist: Law | None = None, *, slope: bool = False)
         dist: Law of the input (default standard normal).
         slope: Also compute :attr:`~eafo_sym.Correction.entropy_slope`
             numerically (a second or two, also for non-monotone bases) and
-            take ``descent_sign`` from it.
+            take ``descent_sign`` and ``note`` from it.
 
     >>> correction_shape("leaky_relu").shape  # doctest: +NORMALIZE_WHITESPACE
     Piecewise((x*exp(-x**2/2)/alpha, x < 0), (x*exp(-x**2/2), True))
@@ -82,13 +81,12 @@ def correction_shape(base: str, dist: Law | None = None, *, slope: bool = False)
     c = derive_correction(get(base), dist, taylor_order=0, y_space=False)
     if not slope:
         return c
-    value = entropy_slope(c)
-    return dataclasses.replace(
-        c, entropy_slope=sp.Float(value, 15), descent_sign=-1 if value > 0 else 1
-    )
+    return c.with_slope(entropy_slope(c))
 
 
-def eafo_path(base: Any, dist: Any, eta: float, steps: int) -> list[float]:
+def eafo_path(
+    base: Any, dist: Any, eta: float, steps: int, *, point_terms: bool = True
+) -> list[float]:
     """Output entropies along the iterated EAFO step (the paper's dynamic variant).
 
     Args:
@@ -96,9 +94,16 @@ def eafo_path(base: Any, dist: Any, eta: float, steps: int) -> list[float]:
         dist: Law of the input.
         eta: Numeric step size.
         steps: Number of steps.
+        point_terms: As in :func:`~eafo_sym.eafo_step`. A step whose gradient
+            has a point term is not a function and has no entropy: with the
+            default such a path raises; ``False`` follows the Euler-Lagrange
+            steps.
 
     Returns:
         ``[H[f_0], H[f_1], ..., H[f_steps]]`` by quadrature.
+
+    Raises:
+        ValueError: A step carries a Dirac delta (see ``point_terms``).
 
     >>> from eafo_sym.laws import normal
     >>> [round(v, 6) for v in eafo_path(x, normal(), 0.5, 1)]
@@ -106,7 +111,9 @@ def eafo_path(base: Any, dist: Any, eta: float, steps: int) -> list[float]:
     """
     if isinstance(eta, bool) or not isinstance(eta, (int, float)):
         raise TypeError(f"eta must be a number, got {type(eta).__name__}")
-    fs = eafo_iterate(resolve(base), dist, sp.nsimplify(eta, rational=True), steps)
+    fs = eafo_iterate(
+        resolve(base), dist, sp.nsimplify(eta, rational=True), steps, point_terms=point_terms
+    )
     return [float(output_entropy(_drop_nan(f), dist)) for f in fs]
 
 
@@ -169,7 +176,7 @@ def non_gaussian_table(dists: dict | None = None) -> list[dict]:
         # Integrating the slope by parts on (0, oo): integral p h' = -p(0) h(0) + integral h dH/df.
         # The boundary term is what the Euler-Lagrange derivative does not see.
         boundary = -float(d.pdf.subs(x, 0) * shape.subs(x, 0))
-        interior = float(c) * _l2_squared(shape)
+        interior = float(c) * _l2_squared(shape, d)
         rows.append(
             {
                 "dist": label,
@@ -188,11 +195,14 @@ def non_gaussian_table(dists: dict | None = None) -> list[dict]:
     return rows
 
 
-def _l2_squared(h: sp.Expr) -> float:
-    """``integral_0^oo h(x)^2 dx`` by quadrature."""
+def _l2_squared(h: sp.Expr, dist: Law) -> float:
+    """``integral_0^oo h(x)^2 dx`` by quadrature, centred where the law's mass is."""
     fn = Robust(h**2)  # mpmath where float64 gives inf/inf (a mixture's shape far out)
+    fr = dist.frame
     with np.errstate(all="ignore"):
-        return integrate(fn, 0, math.inf, what="integral of h^2").value
+        return integrate(
+            fn, 0, math.inf, what="integral of h^2", center=fr.center, scale=fr.scale
+        ).value
 
 
 def _bounded(shape: sp.Expr) -> bool:

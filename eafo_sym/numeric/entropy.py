@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -41,8 +42,8 @@ from ..symbolic.pieces import (
     segments,
 )
 from ..symbolic.symbols import x
-from .evaluate import LogAbs, critical_points, numeric
-from .quadrature import QUAD_TOL, IntegrationWarning, integrate
+from .evaluate import LogAbs, critical_points, numeric, touching_zeros
+from .quadrature import QUAD_TOL, IntegralDivergesError, IntegrationWarning, expectation
 
 __all__ = [
     "output_entropy",
@@ -98,6 +99,17 @@ class OutputLaw:
         return self.unnormalised_entropy
 
 
+#: x-grid on which a branch is tabulated once, so that each preimage search starts from a
+#: bracket one grid step wide instead of (-1e8, 1e8).
+_TABLE = np.concatenate(
+    [
+        -np.geomspace(1e8, 60.0, 200),
+        np.linspace(-60.0, 60.0, 2401)[1:-1],
+        np.geomspace(60.0, 1e8, 200),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class _Branch:
     a: float
@@ -107,18 +119,67 @@ class _Branch:
     log_fp: LogAbs
     lo: float
     hi: float
+    singular: tuple[float, ...] = ()
 
-    def preimage(self, yv: float) -> float | None:
+    @cached_property
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, f(x))`` on the branch, ordered so that ``f`` increases."""
+        a, _ = _finite_end(self.f, self.a, self.b)
+        b, _ = _finite_end(self.f, self.b, self.a)
+        xs = np.concatenate([[a], _TABLE[(a < _TABLE) & (b > _TABLE)], [b]])
+        with np.errstate(all="ignore"):
+            ys = np.asarray(self.f(xs), dtype=float) * np.ones_like(xs)
+        ok = np.isfinite(ys)
+        xs, ys = xs[ok], ys[ok]
+        if ys.size > 1 and ys[-1] < ys[0]:
+            xs, ys = xs[::-1], ys[::-1]
+        return xs, ys
+
+    def preimage(self, yv: float, xtol: float = 1e-13) -> float | None:
+        """The ``x`` on this branch with ``f(x) = yv``, or None outside its range."""
         from scipy.optimize import brentq
 
         if not (self.lo < yv < self.hi):
             return None
-        a, fa = _finite_end(self.f, self.a, self.b)
-        b, fb = _finite_end(self.f, self.b, self.a)
-        fa, fb = fa - yv, fb - yv
-        if not (math.isfinite(fa) and math.isfinite(fb)) or fa * fb > 0:
-            return None
-        return brentq(lambda t: float(self.f(t)) - yv, a, b, xtol=1e-13, rtol=1e-15, maxiter=300)
+
+        def g(t: float) -> float:
+            return float(self.f(t)) - yv
+
+        xs, ys = self._table
+        i = int(np.searchsorted(ys, yv))
+        if 0 < i < ys.size and (ys[i - 1] - yv) * (ys[i] - yv) <= 0:
+            a, b = float(xs[i - 1]), float(xs[i])
+        elif i == ys.size or i == 0:
+            # Beyond the table's +-1e8: a heavy tail (Student-t, nu = 1/2) still has mass
+            # at 1e11, where the other branch's preimage must be found, not dropped.
+            bracket = self._far_bracket(g, xs[-1] if i == ys.size else xs[0])
+            if bracket is None:
+                return None
+            a, b = bracket
+        else:  # not monotone in the table (rounding): the whole branch
+            a, fa = _finite_end(self.f, self.a, self.b)
+            b, fb = _finite_end(self.f, self.b, self.a)
+            fa, fb = fa - yv, fb - yv
+            if not (math.isfinite(fa) and math.isfinite(fb)) or fa * fb > 0:
+                return None
+        return brentq(g, a, b, xtol=xtol, rtol=1e-15, maxiter=300)
+
+    def _far_bracket(self, g, last: float) -> tuple[float, float] | None:
+        """``(x, 10 x)`` steps outward from the table's end ``last`` until ``g`` changes sign."""
+        x0 = float(last)
+        if not ((x0 > 0 and math.isinf(self.b)) or (x0 < 0 and math.isinf(self.a))):
+            return None  # the table reaches a finite end: yv lies outside the range
+        with np.errstate(all="ignore"):
+            g0 = g(x0)
+            while math.isfinite(g0) and abs(x0) < 1e300:
+                x1 = x0 * 10.0
+                g1 = g(x1)
+                if not math.isfinite(g1):
+                    return None
+                if g0 * g1 <= 0:
+                    return (x0, x1) if x0 < x1 else (x1, x0)
+                x0, g0 = x1, g1
+        return None
 
 
 def _finite_end(fn, t: float, other: float) -> tuple[float, float]:
@@ -144,15 +205,27 @@ def _finite_end(fn, t: float, other: float) -> tuple[float, float]:
 
 
 def _endpoint_value(fn, t: float) -> float:
-    """f at a finite end, or its numeric limit at an infinite one."""
+    """f at a finite end, or its numeric limit at an infinite one (``+-inf`` if f grows).
+
+    The limit is f at ``+-1e8`` when that has settled (f at ``+-1e7`` agrees
+    to 1e-6); otherwise f is unbounded there. Reporting ``f(1e8)`` as the end
+    of the range of ``x`` made ``1e8`` look like the end of another branch's
+    outputs, a breakpoint that left a piece of eight decades to one rule.
+    """
     if math.isfinite(t):
         return float(fn(t))
-    last = math.nan
+    values = {}
     with np.errstate(all="ignore"):
         for k in range(1, 9):
             v = float(fn(math.copysign(10.0**k, t)))
             if math.isfinite(v):
-                last = v
+                values[k] = v
+    if not values:
+        return math.nan
+    last = values[max(values)]
+    before = values.get(max(values) - 1)
+    if before is not None and abs(last - before) > 1e-6 * (1 + abs(last)):
+        return math.copysign(math.inf, last - before)
     return last
 
 
@@ -160,15 +233,29 @@ def _branches(seg: Segment, a: float, b: float) -> list[_Branch]:
     d = sp.diff(seg.expr, x)
     fn, dfn, log_fp = numeric(seg.expr), numeric(d), LogAbs(d)
     cuts = [a, *critical_points(d, a, b), b]
+    singular = tuple(touching_zeros(d, a, b))
     out = []
     for lo_x, hi_x in zip(cuts[:-1], cuts[1:], strict=True):
         va, vb = _endpoint_value(fn, lo_x), _endpoint_value(fn, hi_x)
-        out.append(_Branch(lo_x, hi_x, fn, dfn, log_fp, min(va, vb), max(va, vb)))
+        inner = tuple(t for t in singular if lo_x < t < hi_x)
+        out.append(_Branch(lo_x, hi_x, fn, dfn, log_fp, min(va, vb), max(va, vb), inner))
     return out
 
 
-def _quad(fun, a: float, b: float, what: str) -> tuple[float, float]:
-    return tuple(integrate(fun, a, b, what=what))
+def _overlap_points(br: _Branch, others: list[_Branch], xtol: float) -> list[float]:
+    """Where on ``br`` the other branches' ranges begin or end: the output density jumps there.
+
+    CRReLU with ``eps < 0`` maps its negative half onto ``(0, |eps| e^-1/2)``,
+    inside the positive branch's range: the branch term's integrand jumps at
+    the preimage of ``|eps| e^-1/2``, a point narrower than any rule's first node.
+    """
+    out = []
+    for o in others:
+        for v in (o.lo, o.hi):
+            t = br.preimage(v, xtol) if math.isfinite(v) else None
+            if t is not None:
+                out.append(t)
+    return out
 
 
 def _support_floats(dist: Law) -> tuple[float, float]:
@@ -201,8 +288,7 @@ def output_law(f: Any, dist: Law) -> OutputLaw:
 def _output_law(f: Any, dist: Law) -> OutputLaw:
     f = check_activation(resolve(f))
     dist = check_distribution(dist)
-    sc = dist.scipy
-    lo, hi = _support_floats(dist)
+    sc, fr = dist.scipy, dist.frame
     segs = segments(f, dist.support.inf, dist.support.sup, dist.pdf)
     atoms: dict[float, float] = {}
     branches: list[_Branch] = []
@@ -218,44 +304,53 @@ def _output_law(f: Any, dist: Law) -> OutputLaw:
         k: [j for j, o in enumerate(branches) if j != k and o.lo < br.hi and br.lo < o.hi]
         for k, br in enumerate(branches)
     }
-    logpdf = sc.logpdf
+    # Root finding to the law's own resolution: 1e-13 absolute is 1e-7 of a scale of 1e-6.
+    xtol = 1e-13 * min(1.0, fr.scale)
+    logpdf_u, to_t, to_u = fr.logpdf, fr.to_t, fr.to_u
+    log_scale = math.log(fr.scale)
+
+    def neg_log_p(u: float) -> float:
+        return -logpdf_u(u)
+
     input_term = jac_term = branch_term = err_total = 0.0
     for k, br in enumerate(branches):
         others = [branches[j] for j in overlaps[k]]
-
-        def neg_p_logp(t: float) -> float:
-            p = math.exp(float(logpdf(t)))
-            # p == 0 also covers underflow far in the tails, where p*log(p) -> 0.
-            return 0.0 if p == 0.0 else -p * math.log(p)
-
-        def p_logfp(t: float, br=br) -> float:
-            p = math.exp(float(logpdf(t)))
-            return 0.0 if p == 0.0 else p * br.log_fp(t)
-
-        v, e = _quad(neg_p_logp, br.a, br.b, "input entropy")
-        input_term += v
+        points = [*br.singular, *_overlap_points(br, others, xtol)]
+        # -integral p log p in u: p_x = p_u / s, so -log p_x = -log p_u + log s.
+        v, e = expectation(neg_log_p, dist, br.a, br.b, what="input entropy", standardized=True)
+        mass = fr.cdf(to_u(br.b)) - fr.cdf(to_u(br.a))
+        input_term += v + log_scale * mass
         err_total += e
-        v, e = _quad(p_logfp, br.a, br.b, "E[log|f'(X)|]")
+        v, e = expectation(
+            br.log_fp, dist, br.a, br.b, what="E[log|f'(X)|]", points=points,
+            divergent="infinite",
+        )
         jac_term += v
         err_total += e
         if others:
 
-            def p_log_merge(t: float, br=br, others=others) -> float:
-                lp = float(logpdf(t))
-                if math.exp(lp) == 0.0:
-                    return 0.0
-                own = lp - br.log_fp(t)
+            def log_merge(u: float, br=br, others=others) -> float:
+                t = to_t(u)
+                own = logpdf_u(u) - br.log_fp(t)
                 yv = float(br.f(t))
                 terms = [0.0]
                 for o in others:
-                    s = o.preimage(yv)
+                    s = o.preimage(yv, xtol)
                     if s is not None:
-                        terms.append(float(logpdf(s)) - o.log_fp(s) - own)
-                return math.exp(lp) * float(np.logaddexp.reduce(terms))
+                        terms.append(logpdf_u(to_u(s)) - o.log_fp(s) - own)
+                return float(np.logaddexp.reduce(terms))
 
-            v, e = _quad(p_log_merge, br.a, br.b, "branch term")
+            v, e = expectation(
+                log_merge, dist, br.a, br.b, what="branch term", points=points,
+                standardized=True,
+            )
             branch_term += v
             err_total += e
+    if math.isnan(jac_term):
+        raise IntegralDivergesError(
+            f"h(f(X)) for f = {f} under {dist} is undefined: E[log|f'(X)|] diverges to +inf "
+            "on one branch and to -inf on another"
+        )
     cont = max(0.0, 1.0 - sum(atoms.values())) if atoms else 1.0
     return OutputLaw(
         tuple(sorted(atoms.items())), cont, input_term, jac_term, branch_term, err_total
@@ -281,7 +376,21 @@ def _is_injective(f: sp.Expr, dist: Law) -> bool:
     )
 
 
+def _affine_slope(f: sp.Expr) -> sp.Expr | None:
+    """``a`` when ``f = a x + b`` with constants ``a != 0`` and ``b``, else None."""
+    if f.has(sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign):
+        return None
+    a = sp.diff(f, x)
+    if a.has(x) or not a.is_number or a == 0:
+        return None
+    return a
+
+
 def _symbolic_entropy(f: sp.Expr, dist: Law) -> sp.Expr:
+    slope = _affine_slope(f)
+    if slope is not None:
+        # h(aX + b) = h(X) + log|a| (E[log|f'|] = log|a|), with h(X) in closed form per law.
+        return sp.simplify(dist.entropy() + sp.log(sp.Abs(slope)))
     if not _is_injective(f, dist):
         raise ValueError(
             "method='symbolic' needs an injective activation (one branch, no flat piece); "
@@ -325,27 +434,36 @@ def output_entropy(
         f: Activation: a registry name, an :class:`~eafo_sym.activations.Activation`
             (bound to its defaults) or a SymPy expression in :data:`eafo_sym.x`.
         dist: Law of the input ``X``.
-        method: ``"numeric"`` (adaptive quadrature, tolerance ``1e-11`` asked,
-            ``1e-8`` promised; works for non-injective ``f``) or ``"symbolic"``
-            (a SymPy closed form, for injective ``f`` only).
+        method: ``"numeric"`` (adaptive quadrature in the law's standardised
+            variable, tolerance ``1e-11`` asked, ``1e-8`` promised; works for
+            non-injective ``f``) or ``"symbolic"`` (a SymPy closed form, for
+            injective ``f`` only; an affine ``f = a x + b`` gives
+            ``h(X) + log|a|`` at once for every law but a mixture).
 
     Returns:
-        A float (numeric; ``-inf`` when the output has an atom) or a SymPy
-        expression (symbolic).
+        A float (numeric; ``-inf`` when the output has an atom or
+        ``E[log|f'(X)|]`` diverges to ``-inf``, as for CRReLU under a Cauchy
+        law) or a SymPy expression (symbolic).
 
     Raises:
         TypeError: ``f`` or ``dist`` has the wrong type.
         ValueError: ``f`` depends on symbols other than ``x``, the method is
-            unknown, or an integral diverges.
-        NotImplementedError: ``method="symbolic"`` and SymPy finds no closed form.
+            unknown, or the entropy is undefined (``E[log|f'|]`` diverges to
+            ``+inf`` on one branch and ``-inf`` on another).
+        NotImplementedError: ``method="symbolic"`` and SymPy finds no closed
+            form (a mixture's entropy has none).
 
     Warns:
         EntropyIntegrationWarning: a quadrature did not converge to 1e-8; the
             message carries SciPy's error estimate.
 
-    >>> from eafo_sym.laws import logistic
+    >>> from eafo_sym.laws import logistic, student_t
     >>> output_entropy("sigmoid", logistic(), method="symbolic")
     0
+    >>> output_entropy(2 * x + 1, logistic(100, 3), method="symbolic")
+    log(6) + 2
+    >>> output_entropy("crrelu", student_t(1))  # E[log|f'|] diverges over x < -1
+    -inf
     """
     f = check_activation(resolve(f))
     dist = check_distribution(dist)

@@ -30,6 +30,7 @@ __all__ = [
     "erfcx_neg",
     "numeric",
     "stable_log_abs",
+    "touching_zeros",
 ]
 
 #: Relative size below which a derivative's sign is treated as rounding noise.
@@ -238,6 +239,25 @@ class LogAbs:
         return -math.inf
 
 
+def _scan(d: sp.Expr, a: float, b: float, grid: np.ndarray | None):
+    """``(fn, grid points inside (a, b), d there)`` with non-finite values dropped."""
+    if sp.count_ops(d) < 400:
+        with suppress(TimeUp), time_limit(STABLE_FORM_TIME_LIMIT):
+            d = sp.together(d)
+    fn = numeric(d)
+    if grid is None:
+        core = np.linspace(-60.0, 60.0, 24001)
+        far = np.geomspace(60.0, 1e6, 400)
+        grid = np.concatenate([-far[::-1], core, far])
+    g = grid[(grid > a) & (grid < b)]
+    if g.size < 2:
+        return fn, g[:0], g[:0]
+    with np.errstate(all="ignore"):
+        vals = np.asarray(fn(g), dtype=float) * np.ones_like(g)
+    ok = np.isfinite(vals)
+    return fn, g[ok], vals[ok]
+
+
 def critical_points(
     d: sp.Expr, a: float, b: float, *, grid: np.ndarray | None = None
 ) -> list[float]:
@@ -255,27 +275,18 @@ def critical_points(
     """
     from scipy.optimize import brentq
 
-    if sp.count_ops(d) < 400:
-        with suppress(TimeUp), time_limit(STABLE_FORM_TIME_LIMIT):
-            d = sp.together(d)
-    fn = numeric(d)
-    if grid is None:
-        core = np.linspace(-60.0, 60.0, 24001)
-        far = np.geomspace(60.0, 1e6, 400)
-        grid = np.concatenate([-far[::-1], core, far])
-    g = grid[(grid > a) & (grid < b)]
+    fn, g, vals = _scan(d, a, b, grid)
     if g.size < 2:
         return []
-    with np.errstate(all="ignore"):
-        vals = np.asarray(fn(g), dtype=float) * np.ones_like(g)
-    ok = np.isfinite(vals)
-    g, vals = g[ok], vals[ok]
     s = np.sign(vals)
     mag = np.abs(vals)
     floor = NOISE * float(mag.max()) if mag.size else 0.0
     s[mag < floor] = 0  # below the rounding floor the sign means nothing
     roots = []
     for i in np.nonzero(s[:-1] * s[1:] < 0)[0]:
+        lo, hi = float(fn(g[i])), float(fn(g[i + 1]))
+        if not lo * hi < 0:  # NumPy's vector and scalar cos differ far out (cos(1e18))
+            continue
         roots.append(brentq(lambda t: float(fn(t)), g[i], g[i + 1], xtol=1e-14, rtol=1e-14))
     # A grid point that is exactly a root (x**2 at 0) shows as a zero between two signs.
     for i in np.nonzero(s == 0)[0]:
@@ -284,3 +295,40 @@ def critical_points(
     return sorted(roots)
 
 
+def touching_zeros(
+    d: sp.Expr, a: float, b: float, *, grid: np.ndarray | None = None
+) -> list[float]:
+    """Zeros of ``d`` inside ``(a, b)`` where it does not change sign (``3x**2`` at 0).
+
+    There ``f`` stays monotone but the output density is infinite and
+    ``log|f'|`` has a log singularity, which a quadrature must have as a
+    breakpoint. Found as sharp local minima of ``|d|`` on the grid, refined by
+    a bounded minimisation and kept where ``|d|`` is below ``NOISE`` times its
+    size around.
+
+    >>> touching_zeros(3 * x**2, -5.0, 5.0), touching_zeros(sp.exp(x), -5.0, 5.0)
+    ([0.0], [])
+    """
+    from scipy.optimize import minimize_scalar
+
+    fn, g, vals = _scan(d, a, b, grid)
+    if g.size < 5:
+        return []
+    mag = np.abs(vals)
+    out = []
+    for i in range(2, g.size - 2):
+        around = max(mag[i - 2], mag[i + 2])
+        if not (mag[i] <= mag[i - 1] and mag[i] <= mag[i + 1] and mag[i] < 1e-2 * around):
+            continue
+        if vals[i - 1] * vals[i + 1] < 0:
+            continue  # a sign change: a turning point, not a touching zero
+        if mag[i] == 0.0:
+            out.append(float(g[i]))
+            continue
+        res = minimize_scalar(
+            lambda t: abs(float(fn(t))), bounds=(g[i - 1], g[i + 1]), method="bounded",
+            options={"xatol": 1e-14},
+        )
+        if abs(float(fn(res.x))) < NOISE * around:
+            out.append(float(res.x))
+    return out

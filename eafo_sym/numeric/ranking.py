@@ -79,6 +79,8 @@ DEFAULT_ACTIVATIONS = (
 )
 
 _HALF_LOG_2PIE = 0.5 * math.log(2 * math.pi * math.e)
+#: Relative spread below which float64 cannot tell f(X) from its mean (64 ulps).
+RESOLUTION = 64 * np.finfo(float).eps
 
 
 def _check(f: Any, dist: Any) -> tuple[sp.Expr, Law]:
@@ -138,7 +140,10 @@ def output_moments(f: Any, dist: Law, *, tail: float = 1e-14) -> tuple[float, fl
 
     Integrates over the quantile range holding all but ``2*tail`` of the
     mass, split at the breakpoints of ``f``; a heavy tail with infinite
-    variance (Student-t with ``nu <= 2``) returns ``inf``.
+    variance (Student-t with ``nu <= 2``) returns ``inf``. The moments are
+    taken of ``f - f(median)``; where the spread is below what float64
+    resolves around that value (``RESOLUTION * |f(median)|``, tanh under
+    ``N(100, 1)``) the variance is NaN, not a rounding residue.
 
     >>> from eafo_sym.laws import normal
     >>> m, v = output_moments("relu", normal())
@@ -149,16 +154,24 @@ def output_moments(f: Any, dist: Law, *, tail: float = 1e-14) -> tuple[float, fl
     sc = dist.scipy
     if dist.name in ("student_t",) and float(dist.params["nu"]) <= 2 and _grows(f):
         return float(sc.mean()) if float(dist.params["nu"]) > 1 else math.nan, math.inf
-    lo, hi = (float(v) for v in sc.ppf([tail, 1 - tail]))
-    m1 = m2 = 0.0
-    for seg in segments(f, lo, hi, dist.pdf):
-        fn = numeric(seg.expr)
-        a, b = float(seg.a), float(seg.b)
-        with np.errstate(all="ignore"):
-            m1 += expectation(fn, dist, a, b, what="E[f(X)]").value
-            m2 += expectation(lambda t, fn=fn: float(fn(t)) ** 2, dist, a, b,
+    lo, hi = dist.quantile_range(tail)
+    pieces = [(numeric(s.expr), float(s.a), float(s.b)) for s in segments(f, lo, hi, dist.pdf)]
+    # Moments of f - c with c = f(median): E[f^2] - E[f]^2 cancels to rounding when the
+    # spread is small next to the mean (f = x under N(100, 1e-6)), E[(f - c)^2] does not.
+    with np.errstate(all="ignore"):
+        c = float(numeric(f)(float(dist.scipy.median())))
+        c = c if math.isfinite(c) else 0.0
+        d1 = d2 = 0.0
+        for fn, a, b in pieces:
+            d1 += expectation(lambda t, fn=fn: float(fn(t)) - c, dist, a, b,
+                              what="E[f(X)]").value
+            d2 += expectation(lambda t, fn=fn: (float(fn(t)) - c) ** 2, dist, a, b,
                               what="E[f(X)^2]").value
-    return m1, max(m2 - m1 * m1, 0.0)
+    var = max(d2 - d1 * d1, 0.0)
+    if var <= (RESOLUTION * c) ** 2 and c != 0.0:
+        # tanh under N(100, 1): f - c is 0 in float64 wherever the mass is (std ~ 1e-87).
+        return c + d1, math.nan
+    return c + d1, var
 
 
 def _grows(f: sp.Expr) -> bool:
@@ -298,7 +311,7 @@ def _compute_row(name: Any, label: str, dist: Law) -> dict:
     atom = sum(mass for _, mass in law.atoms)
     d = law.continuous_mass
     _, var = output_moments(name, dist)
-    std = math.sqrt(var) if var > 0 else 0.0
+    std = math.sqrt(var) if var > 0 else (math.nan if math.isnan(var) else 0.0)
     h = law.entropy
     log_std = math.log(std) if 0 < std < math.inf else math.nan
     # d-dimensional (Renyi) entropy of the mixed law and its scale-free form.
@@ -317,7 +330,8 @@ def _compute_row(name: Any, label: str, dist: Law) -> dict:
         "negentropy": math.nan
         if math.isnan(log_std)
         else (_HALF_LOG_2PIE - (h - log_std) if math.isfinite(h) else math.inf),
-        "note": "",
+        "note": "the output's spread is below float64 resolution around its mean, so its "
+        "standard deviation is unknown" if math.isnan(var) else "",
     }
 
 

@@ -75,8 +75,19 @@ def y_space_entropy(
             v = float(qf(t))
         return v if math.isfinite(v) else 0.0
 
-    h = integrate(neg_q_log_q, lo, hi, what="y-space entropy").value
-    m = integrate(dens, lo, hi, what="y-space mass").value
+    # The law's breakpoints mapped through f: the y-mass lies where f sends the x-mass.
+    fn = sp.lambdify(x, f, modules=["scipy", "numpy"])
+    fr = dist.frame
+    with np.errstate(all="ignore"):
+        pts = [float(fn(fr.to_t(u))) for u in fr.points]
+    pts = sorted(v for v in pts if math.isfinite(v))
+    center = float(np.median(pts)) if pts else 0.0
+    inner = pts[1:-1] if len(pts) > 3 else pts  # the bulk, not the far quantiles
+    spread = (inner[-1] - inner[0]) / 2 if len(inner) > 1 else 0.0
+    scale = spread if spread > 0 else 1.0
+    kw = {"points": pts, "center": center, "scale": scale}
+    h = integrate(neg_q_log_q, lo, hi, what="y-space entropy", **kw).value
+    m = integrate(dens, lo, hi, what="y-space mass", **kw).value
     return h, m
 
 

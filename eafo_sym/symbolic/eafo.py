@@ -10,7 +10,9 @@ Inverting ``g_new(f_new(x)) = x`` to first order in ``eta`` gives
 coordinates move ``f`` in directions that differ by the positive weight ``f'``
 (two different metrics), both decreasing ``H`` to first order, and they agree
 exactly where ``f' = 1`` (ReLU's branch). Iterating the step is the paper's
-"dynamic" variant.
+"dynamic" variant. At a kink of ``f`` the x-space gradient has a point mass
+(``docs/mathematics.md`` §8), so the x-space step carries a ``DiracDelta``
+there: it is not a function, and numeric code refuses it.
 
 **One correction pipeline.** :func:`derive_correction` turns any base
 activation and input law into ``base + eps * shape``, where ``shape`` is the
@@ -33,47 +35,59 @@ user's design. Its rules, each derived rather than chosen per base:
   the metric weighted by ``1/f'^2``: the direction ``f'^2 dH/df`` has the
   same sign as ``dH/df`` (so it still decreases ``H`` on every branch) and is
   an entire function. :attr:`Correction.weight` records it.
+* **Sign**: the Euler-Lagrange step has ``eps = -eta * c < 0``
+  (:attr:`Correction.gradient_step_eps`); the sign that lowers the entropy
+  (:attr:`Correction.descent_sign`) comes from the complete first variation,
+  point terms at kinks and interval ends included. Under a Laplace law the
+  point term at ReLU's branch end wins: descent is ``eps > 0`` and
+  :attr:`Correction.note` says that the gradient step raises the entropy.
 
 **CRReLU**: on ReLU's invertible branch ``x > 0`` the step is
 ``x - eta * dH/df``, and ``dH/df`` there is a positive constant times
 ``x exp(-x**2/2)`` for standard normal input. The paper keeps that shape,
 extends it to the whole line and makes its size ``eps`` learnable:
-``max(0, x) + eps * x * exp(-x**2/2)``. The entropy-descent step corresponds to
+``max(0, x) + eps * x * exp(-x**2/2)``. The gradient step corresponds to
 ``eps = -eta/sqrt(2*pi) < 0``; the first-order entropy change along ``eps`` is
-``+sqrt(2)/8 > 0``. The paper's ``eps = +0.01`` therefore *raises* the branch
-entropy to first order: by the paper's own criterion the derived sign is negative.
+``+sqrt(2)/8 > 0``, so here the gradient step is also the descent direction.
+The paper's ``eps = +0.01`` therefore *raises* the branch entropy to first
+order: by the paper's own criterion the derived sign is negative.
 
 >>> d = derive_crrelu()
 >>> d.expr
 epsilon*x*exp(-x**2/2) + Max(0, x)
->>> d.descent_sign, d.entropy_slope
-(-1, sqrt(2)/8)
+>>> d.descent_sign, d.entropy_slope, d.gradient_step_eps
+(-1, sqrt(2)/8, -sqrt(2)*eta/(2*sqrt(pi)))
 >>> derive_crrelu(normal(0, 2)).shape
 x*exp(-x**2/8)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import sympy as sp
 
-from ..budget import TimeUp, time_limit
 from ..cache import memoize
 from ..laws import Law, _as_param, check_distribution, normal
 from .bases import BASES, Activation, as_expression
 from .functional import (
     as_interval,
+    checked_tidy,
     coordinates_agree,
     functional_derivative,
     inverse,
     on_interval,
+    one_sided,
+    segment_pieces,
+    segment_point_terms,
     x_space_gradient,
 )
-from .pieces import Segment, check_activation, restrict, segments
+from .pieces import Segment, check_activation, restrict, segments, turning_points
 from .symbols import eps, eta, x, y
-from .taylor import taylor_coefficients
+from .taylor import integral_value, taylor_coefficients
 
 __all__ = [
     "PAPER_EPS",
@@ -103,6 +117,7 @@ def eafo_step(
     *,
     space: Literal["x", "y"] = "x",
     interval: Any = None,
+    point_terms: bool = True,
 ) -> sp.Expr:
     """One EAFO step: ``f - eta * dH/df`` (x-space) or the y-space step inverted back.
 
@@ -113,9 +128,16 @@ def eafo_step(
         space: ``"x"``, or ``"y"`` for ``g - eta*dH/dg`` mapped back to ``f``
             to first order in ``eta`` (needs an invertible ``f``).
         interval: Restrict to a branch, e.g. ``(0, oo)`` for ReLU.
+        point_terms: Keep the gradient's point terms at kinks of ``f``
+            (x-space). ``False`` takes the Euler-Lagrange step alone: a
+            function, the steepest step among perturbations that vanish at
+            the kinks.
 
     Returns:
-        The new activation as an expression in ``x``.
+        The new activation as an expression in ``x``; in x-space it carries
+        ``-eta * weight * DiracDelta(x - x_k)`` at each kink ``x_k`` of ``f``
+        (the gradient's point terms, ``docs/mathematics.md`` §8) unless
+        ``point_terms=False``.
 
     >>> eafo_step("relu", normal(), interval=(0, sp.oo))
     -sqrt(2)*eta*x*exp(-x**2/2)/(2*sqrt(pi)) + x
@@ -130,6 +152,8 @@ def eafo_step(
     # second step's rational terms grows 981 operations into 34532.
     if space == "x":
         dH = functional_derivative(f, dist, space="x", interval=interval)
+        if not point_terms:
+            dH = dH.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
         return sp.expand(base - step * dH, deep=False)
     if space != "y":
         raise ValueError(f"space must be 'x' or 'y', got {space!r}")
@@ -143,14 +167,26 @@ def eafo_step(
     g_new = g - e * dgy
     identity = g_new.subs(y, base + e * F1)
     first = sp.diff(identity, e).subs(e, 0)
-    (f1,) = sp.solve(sp.Eq(sp.simplify(first), 0), F1)
-    return sp.expand(base + step * sp.simplify(f1), deep=False)
+    # The first-order condition is linear in F1: solve it as such (sp.solve on the
+    # simplified form of sinh's step under a Student-t law ran for over 15 minutes).
+    f1 = -first.subs(F1, 0) / sp.diff(first, F1)
+    return sp.expand(base + step * checked_tidy(f1, x, a, b), deep=False)
 
 
 def eafo_iterate(
-    f: Any, dist: Law, eta: Any, steps: int, *, interval: Any = None
+    f: Any,
+    dist: Law,
+    eta: Any,
+    steps: int,
+    *,
+    interval: Any = None,
+    point_terms: bool = True,
 ) -> list[sp.Expr]:
     """The dynamic variant: ``[f_0, f_1, ..., f_steps]`` with ``f_{k+1} = eafo_step(f_k)``.
+
+    A step on ELU makes ``f_1`` jump at ``0`` (``dH/df`` does, through ``f''``),
+    so the next x-space step has a point term there; ``point_terms`` is passed
+    to :func:`eafo_step` (``False``: Euler-Lagrange steps, functions throughout).
 
     >>> fs = eafo_iterate(x, normal(), sp.Rational(1, 10), 2)
     >>> len(fs), fs[1]
@@ -160,7 +196,7 @@ def eafo_iterate(
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
     out = [on_interval(check_activation(as_expression(f)), dist, interval)]
     for _ in range(steps):
-        out.append(eafo_step(out[-1], dist, eta, interval=interval))
+        out.append(eafo_step(out[-1], dist, eta, interval=interval, point_terms=point_terms))
     return out
 
 
@@ -187,17 +223,30 @@ class Correction:
         turning_points: Zeros of ``f'`` (default parameters) where it changes sign.
         coefficient: The positive constant ``c`` in ``weight * dH/df = c * shape``.
         shape: The correction shape, defined on the whole line.
-        step: ``branch - eta * c * shape``, the EAFO step in this metric.
-        eps_descent: The ``eps`` of that step, ``-eta * c``.
+        step: ``branch - eta * c * shape``, the Euler-Lagrange (gradient) step in
+            this metric.
+        gradient_step_eps: The ``eps`` of that step, ``-eta * c`` (always
+            ``< 0``). It is the entropy-descent direction only when
+            :attr:`descent_sign` is ``-1``; point terms can reverse it.
         descent_sign: Sign of ``eps`` that decreases the entropy on the interval
-            to first order (from ``entropy_slope`` when it is known, else -1:
-            the shape is a positive multiple of the gradient).
+            to first order: the sign of ``-dH/d eps``, the *complete* first
+            variation (Euler-Lagrange part plus point terms). Under a Laplace
+            law ReLU's is ``+1`` while ``gradient_step_eps < 0``. For a
+            non-monotone base it is ``-1`` from the weighted gradient (0 where
+            point terms leave it undetermined).
         entropy_slope: ``dH/d eps`` at ``eps = 0`` on the interval (the first
-            Taylor coefficient, default parameters), or None (non-monotone base).
+            Taylor coefficient, default parameters), or None (non-monotone base,
+            or ``taylor_order=0`` with no point terms along the shape).
         taylor: Taylor coefficients of the entropy on the interval in ``eps``
             (an unevaluated Integral where SymPy has no closed form).
         paper_eps: The paper's initial value (+0.01 for CRReLU), or None.
-        note: Plain-language statement of the sign finding.
+        note: Plain-language statement of the sign finding, saying when the
+            gradient step and the descent direction differ, and why.
+        point_terms: The point terms of ``dH/df`` at kinks and finite interval
+            ends (:class:`~eafo_sym.symbolic.functional.PointTerm`, parameters
+            symbolic); ReLU's branch ``(0, oo)`` has ``-p(0)`` at ``0``.
+        point_slope: Their part of ``dH/d eps`` along the shape,
+            ``sum [p s / f']`` over the pieces' ends (default parameters).
     """
 
     name: str | None
@@ -216,12 +265,41 @@ class Correction:
     coefficient: sp.Expr
     shape: sp.Expr
     step: sp.Expr
-    eps_descent: sp.Expr
+    gradient_step_eps: sp.Expr
     descent_sign: int
     entropy_slope: sp.Expr | None
     taylor: list = field(default_factory=list)
     paper_eps: float | None = None
     note: str = ""
+    point_terms: tuple = ()
+    point_slope: sp.Expr = sp.S.Zero
+
+    @property
+    def eps_descent(self) -> sp.Expr:
+        """Deprecated name of :attr:`gradient_step_eps` (which is not always the descent)."""
+        warnings.warn(
+            "Correction.eps_descent is deprecated: it is gradient_step_eps, the eps of the "
+            "Euler-Lagrange step, which decreases the entropy only where descent_sign is -1",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.gradient_step_eps
+
+    def with_slope(self, value: float) -> Correction:
+        """This correction with ``dH/d eps`` set to ``value`` (measured numerically).
+
+        :attr:`descent_sign` and :attr:`note` are recomputed with it, so the
+        three fields keep agreeing.
+        """
+        slope = sp.Float(value, 15)
+        sign = _sign(slope)
+        return dataclasses.replace(
+            self,
+            entropy_slope=slope,
+            descent_sign=sign,
+            note=_note(self.coefficient, self.interval, slope, self.point_slope, sign,
+                       bool(self.turning_points), self.paper_eps),
+        )
 
     @property
     def gradient(self) -> sp.Expr:
@@ -276,60 +354,6 @@ def _split_constant(expr: sp.Expr, params: set) -> tuple[sp.Expr, sp.Expr]:
     if c.is_number and c < 0:
         c, rest = -c, -rest
     return c, rest
-
-
-def _scan_window(dist: Law) -> tuple[sp.Expr, sp.Expr]:
-    loc, scale = dist.location, dist.scale
-    loc = loc if loc is not None and loc.is_number else sp.S.Zero
-    scale = scale if scale is not None and scale.is_number else sp.S.One
-    return loc - 12 * scale, loc + 12 * scale
-
-
-def turning_points(
-    d: sp.Expr, a: sp.Expr, b: sp.Expr, dist: Law | None = None, *, seconds: float = 3.0
-) -> list[sp.Expr]:
-    """Points in ``(a, b)`` where the derivative ``d`` (of ``x`` alone) changes sign.
-
-    Exact where SymPy solves ``d = 0`` (SiLU: ``-1 - LambertW(exp(-1))``);
-    otherwise the sign of ``d`` is scanned at 30 digits over the bulk of the
-    law (12 scales around its location) and each change refined by mpmath's
-    root finder, giving 15-digit Floats (GELU, Mish).
-
-    >>> [sp.N(t, 6) for t in turning_points(sp.diff(x / (1 + sp.exp(-x)), x), -sp.oo, sp.oo)]
-    [-1.27846]
-    """
-    import mpmath
-
-    def changes_sign(t: sp.Expr) -> bool:
-        h = sp.Rational(1, 10**6)
-        left, right = (sp.N(d.subs(x, t + s), 30) for s in (-h, h))
-        return bool(left.is_real and right.is_real and left * right < 0)
-
-    inside = sp.Interval.open(a, b)
-    try:
-        with time_limit(seconds):
-            sols = sp.solve(sp.Eq(d, 0), x)
-        exact = [r for r in sols if r.is_real and inside.contains(r) == sp.true]
-        return sorted((r for r in exact if changes_sign(r)), key=lambda r: float(r))
-    except (NotImplementedError, TimeUp, ValueError, TypeError):
-        pass
-    lo, hi = _scan_window(dist) if dist is not None else (sp.Integer(-12), sp.Integer(12))
-    lo, hi = sp.Max(lo, a), sp.Min(hi, b)
-    fn = sp.lambdify(x, d, modules="mpmath")
-    roots = []
-    with mpmath.workdps(30):
-        grid = [mpmath.mpf(float(lo)) + (float(hi) - float(lo)) * k / 480 for k in range(1, 480)]
-        vals = []
-        for t in grid:
-            try:
-                vals.append(mpmath.re(fn(t)))
-            except (ZeroDivisionError, ValueError, OverflowError):
-                vals.append(mpmath.mpf(0))
-        for t0, t1, v0, v1 in zip(grid[:-1], grid[1:], vals[:-1], vals[1:], strict=True):
-            if v0 * v1 < 0:
-                r = mpmath.findroot(fn, (t0, t1), solver="anderson")
-                roots.append(sp.Float(mpmath.re(r), 15))
-    return roots
 
 
 def _join(pieces: list[tuple[sp.Expr, sp.Expr, sp.Expr]]) -> sp.Expr:
@@ -418,7 +442,8 @@ def _derive(
     if not pieces:
         raise ValueError(f"base {f} is constant on ({a}, {b}): nothing to correct")
     grads = [
-        (s.a, s.b, x_space_gradient(s.expr, restrict(dist.pdf, s.a, s.b), tidy=_tidy))
+        (s.a, s.b, x_space_gradient(s.expr, restrict(dist.pdf, s.a, s.b), tidy=_tidy,
+                                    seconds=None))
         for s in pieces
     ]
     turns: list[sp.Expr] = []
@@ -445,33 +470,38 @@ def _derive(
             agree = coordinates_agree(branch_bound, dist, interval=(a, b))
         except (ValueError, NotImplementedError):
             dgy, agree = None, False
+    point_pieces = segment_pieces(pieces, dist, "x")
+    kinks = segment_point_terms(point_pieces, ends=True, infinite=False)
+    dH_df = sp.Add(dH_df, *(t.weight * sp.DiracDelta(x - t.at) for t in kinks if t.kind == "kink"))
+    shapes = [restrict(shape_bound, s.a, s.b) for s in pieces]
+    point_slope = _point_slope(point_pieces, shapes, defaults)
     taylor: list = []
     slope = None
-    sign = -1
-    if taylor_order and not turns:
+    exists = not point_slope.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
+    if not exists:
+        # [p s / f'] is infinite at an end: the shape grows faster than f' decays there
+        # (ELU under a logistic law of scale 6/5), and dH/deps does not exist.
+        pass
+    elif taylor_order and not turns:
         taylor = taylor_coefficients(branch_bound, shape_bound, dist, taylor_order,
                                      interval=(a, b))
         slope = taylor[0]
-        value = float(sp.N(slope, 20))
-        sign = -1 if value > 0 else (1 if value < 0 else 0)
+    elif not turns and point_slope != 0:
+        # The interior part c * integral s^2 > 0 alone no longer fixes the sign. Its sign is
+        # all that is needed: the unevaluated integral, valued by mpmath's quadrature.
+        c1 = taylor_coefficients(branch_bound, shape_bound, dist, 1, interval=(a, b), exact=False)
+        slope = sp.Float(integral_value(c1[0]), 15)
+    # Without a slope: weight * dH/df = c * shape makes the interior part of dH/deps
+    # c * integral s^2/weight > 0, which fixes the sign only when no point term adds to it.
+    sign = _sign(slope) if slope is not None else (-1 if point_slope == 0 else 0)
     step = sp.expand(branch - eta * c * shape, deep=False)
-    coefficient_text = sp.sstr(c)
-    note = f"The entropy-descent step is eps = -eta*({coefficient_text})"
-    if slope is not None:
-        rel = "> 0" if sign < 0 else ("< 0" if sign > 0 else "= 0")
-        note += (
-            f"; dH/deps at 0 on ({a}, {b}) is {sp.sstr(slope)} ({rel}), so entropy descent "
-            f"takes eps of sign {sign:+d}."
-        )
-    else:
-        note += "; +eps moves along the gradient, so entropy descent takes eps < 0."
-    if paper_eps is not None:
-        agrees = (paper_eps > 0) == (sign > 0)
-        note += f" The paper initialises eps = {paper_eps:+g}: " + (
-            "this matches the descent direction."
-            if agrees
-            else "this is the opposite sign, so to first order it increases the entropy "
-            "that EAFO sets out to decrease."
+    note = _note(c, (a, b), slope, point_slope, sign, bool(turns), paper_eps)
+    if not exists:
+        note = (
+            f"The Euler-Lagrange (gradient) step has eps = -eta*({sp.sstr(c)}) < 0, but dH/deps "
+            f"at 0 on ({a}, {b}) does not exist: the point term [p s / f'] at an interval end "
+            f"is {sp.sstr(point_slope)} (the shape grows faster than f' decays there), so no "
+            "descent sign follows."
         )
     return Correction(
         name=name,
@@ -490,13 +520,109 @@ def _derive(
         coefficient=c,
         shape=shape,
         step=step,
-        eps_descent=-eta * c,
+        gradient_step_eps=-eta * c,
         descent_sign=sign,
         entropy_slope=slope,
         taylor=taylor,
         paper_eps=paper_eps,
         note=note,
+        point_terms=kinks,
+        point_slope=point_slope,
     )
+
+
+def _sign(slope: sp.Expr) -> int:
+    """The sign of eps that lowers the entropy: minus the sign of ``dH/d eps``."""
+    value = integral_value(slope) if slope.has(sp.Integral) else float(sp.N(slope, 20))
+    return -1 if value > 0 else (1 if value < 0 else 0)
+
+
+def _point_slope(pieces: list, shapes: list[sp.Expr], defaults: dict) -> sp.Expr:
+    """``sum over pieces of [(dL/df') s]`` at their ends: the point terms' part of ``dH/d eps``.
+
+    Integrating ``integral p s'/f'`` by parts on each piece leaves
+    ``(p/f') s`` at its ends; summed, that is every kink's jump times ``s``
+    there and the interval ends' ``[p s / f']_a^b`` (``docs/mathematics.md`` §8).
+    """
+    total = sp.S.Zero
+    for pc, shape in zip(pieces, shapes, strict=True):
+        m = (pc.momentum * shape).subs(defaults)
+        total += _end_term(m, pc.hi, "-") - _end_term(m, pc.lo, "+")
+    if not total.has(sp.Limit):
+        total = sp.simplify(total)
+    return sp.S.Zero if total.is_number and abs(complex(sp.N(total, 30))) < 1e-25 else total
+
+
+def _end_term(m: sp.Expr, at: sp.Expr, side: str) -> sp.Expr:
+    """``m`` at an end of its piece; at an infinite end 0 where it falls off super-exponentially.
+
+    SymPy's limit of GELU's ``p s / f'`` at infinity takes seconds or fails; a
+    Gaussian density times a correction shape is ``exp(-x**2)``-small out
+    there, which values at ``|x| = 8, 12, 16`` show at once (at the precision
+    that ``1 + erf(x)`` needs there): below ``1e-40`` and falling by ten
+    orders of magnitude per step. Anything slower gets SymPy's limit.
+    """
+    if at.is_finite:
+        return one_sided(m, x, at, side)
+    import mpmath
+
+    fn = sp.lambdify(x, m, modules="mpmath")
+    far = []
+    for t in (8, 12, 16):
+        with mpmath.workdps(50 + t * t):
+            try:
+                far.append(abs(complex(fn(mpmath.mpf(t if at == sp.oo else -t)))))
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                break
+    if len(far) == 3 and far[2] < 1e-40 and far[2] < 1e-10 * far[1] < 1e-20 * far[0]:
+        return sp.S.Zero
+    return one_sided(m, x, at, side)
+
+
+def _note(
+    c: sp.Expr,
+    interval: tuple,
+    slope: sp.Expr | None,
+    point_slope: sp.Expr,
+    sign: int,
+    weighted: bool,
+    paper_eps: float | None,
+) -> str:
+    """The plain-language sign finding: gradient step, complete first variation, descent."""
+    a, b = interval
+    note = f"The Euler-Lagrange (gradient) step has eps = -eta*({sp.sstr(c)}) < 0"
+    if slope is not None:
+        rel = "> 0" if sign < 0 else ("< 0" if sign > 0 else "= 0")
+        # sstr() would evaluate an unevaluated Integral to order the terms: print its value.
+        shown = f"{integral_value(slope):.10g}" if slope.has(sp.Integral) else sp.sstr(slope)
+        note += f"; dH/deps at 0 on ({a}, {b}) is {shown} ({rel})"
+        if point_slope != 0:
+            note += (
+                f", of which {sp.sstr(point_slope)} comes from point terms at kinks and "
+                "interval ends that the Euler-Lagrange derivative leaves out"
+            )
+        note += f", so entropy descent takes eps of sign {sign:+d}."
+        if sign > 0:
+            note += (
+                " The gradient step points the other way: to first order it raises this entropy."
+            )
+    elif weighted and sign == 0:
+        note += (
+            "; point terms along the shape leave the descent sign undetermined here: measure "
+            "it with eafo_sym.numeric.corrections.correction_shape(..., slope=True)."
+        )
+    else:
+        metric = "the 1/f'^2-weighted gradient" if weighted else "the gradient"
+        note += f"; +eps moves along {metric}, so entropy descent takes eps < 0."
+    if paper_eps is not None:
+        agrees = (paper_eps > 0) == (sign > 0)
+        note += f" The paper initialises eps = {paper_eps:+g}: " + (
+            "this matches the descent direction."
+            if agrees
+            else "this is the opposite sign, so to first order it increases the entropy "
+            "that EAFO sets out to decrease."
+        )
+    return note
 
 
 def derive_crrelu(dist: Law | None = None) -> Correction:

@@ -8,7 +8,10 @@ numerically, are :mod:`eafo_sym.numeric.evaluate`'s business.)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import sympy as sp
 
@@ -20,10 +23,12 @@ __all__ = [
     "Segment",
     "breakpoints",
     "check_activation",
+    "injectivity_problem",
     "integrate_exact",
     "midpoint",
     "restrict",
     "segments",
+    "turning_points",
 ]
 
 #: Seconds SymPy may spend on one exact integral before the caller falls back to quadrature.
@@ -36,6 +41,11 @@ def check_activation(f: sp.Expr, what: str = "activation") -> sp.Expr:
         raise TypeError(f"{what} must be a SymPy expression, got {type(f).__name__}")
     if isinstance(f, (sp.Rel, sp.logic.boolalg.Boolean)) and not isinstance(f, sp.Expr):
         raise TypeError(f"{what} must be an expression, not a relation or condition: {f}")
+    if f.has(sp.DiracDelta):
+        raise ValueError(
+            f"{what} has a DiracDelta, so it is not a function: an x-space EAFO step on a kinked "
+            "activation carries the gradient's point terms as deltas (docs/mathematics.md §8)"
+        )
     others = {s for s in f.atoms(sp.Symbol) if s.name == "x" and s != x}
     if others:
         raise ValueError(f"{what} uses a symbol 'x' that is not eafo_sym.x (use eafo_sym.x)")
@@ -169,3 +179,129 @@ def integrate_exact(
             return sp.simplify(sp.expand(total.rewrite(sp.erf)))
     except TimeUp:
         return None
+
+
+def _scan_grid(dist: Any, a: sp.Expr, b: sp.Expr, n: int = 480) -> list[float]:
+    """Points to scan for sign changes: ``[-12, 12]`` and the law's bulk (12 scales around it).
+
+    The turning points belong to the activation, the mass that makes them
+    matter to the law: a law of scale ``1e8`` must not stretch the scan over
+    GELU's minimum at ``-0.75``, nor one of scale ``1e-6`` shrink it away.
+    """
+    windows = [(-12.0, 12.0)]
+    if dist is not None:
+        loc, scale = dist.location, dist.scale
+        loc = float(loc) if loc is not None and loc.is_number else 0.0
+        scale = float(scale) if scale is not None and scale.is_number else 1.0
+        windows.append((loc - 12 * scale, loc + 12 * scale))
+    lo, hi = float(a), float(b)
+    pts = {
+        w0 + (w1 - w0) * k / n for w0, w1 in windows for k in range(1, n)
+    }
+    return sorted(t for t in pts if lo < t < hi)
+
+
+def turning_points(
+    d: sp.Expr, a: sp.Expr, b: sp.Expr, dist: Any = None, *, seconds: float = 3.0
+) -> list[sp.Expr]:
+    """Points in ``(a, b)`` where the derivative ``d`` (of ``x`` alone) changes sign.
+
+    Exact where SymPy solves ``d = 0`` (SiLU: ``-1 - LambertW(exp(-1))``);
+    otherwise the sign of ``d`` is scanned at 30 digits over ``[-12, 12]``
+    and the bulk of the law (12 scales around its location) and each change
+    refined by mpmath's root finder, giving 15-digit Floats (GELU, Mish).
+
+    >>> [sp.N(t, 6) for t in turning_points(sp.diff(x / (1 + sp.exp(-x)), x), -sp.oo, sp.oo)]
+    [-1.27846]
+    """
+    import mpmath
+
+    def changes_sign(t: sp.Expr) -> bool:
+        h = sp.Rational(1, 10**6)
+        left, right = (sp.N(d.subs(x, t + s), 30) for s in (-h, h))
+        return bool(left.is_real and right.is_real and left * right < 0)
+
+    fn = sp.lambdify(x, d, modules="mpmath")
+    scanned = []
+    with mpmath.workdps(30):
+        grid = [mpmath.mpf(t) for t in _scan_grid(dist, a, b)]
+        vals = []
+        for t in grid:
+            try:
+                vals.append(mpmath.re(fn(t)))
+            except (ZeroDivisionError, ValueError, OverflowError):
+                vals.append(mpmath.mpf(0))
+        for t0, t1, v0, v1 in zip(grid[:-1], grid[1:], vals[:-1], vals[1:], strict=True):
+            if v0 * v1 < 0:
+                r = mpmath.findroot(fn, (t0, t1), solver="anderson")
+                scanned.append(sp.Float(mpmath.re(r), 15))
+    # The exact roots where SymPy finds them; a short budget when the scan saw none (a
+    # polynomial's roots outside the window still show, a transcendental d costs 0.5 s).
+    inside = sp.Interval.open(a, b)
+    try:
+        with time_limit(seconds if scanned else min(seconds, 0.5)):
+            sols = sp.solve(sp.Eq(d, 0), x)
+        exact = [r for r in sols if r.is_real and inside.contains(r) == sp.true]
+        found = sorted((r for r in exact if changes_sign(r)), key=lambda r: float(r))
+        if len(found) >= len(scanned):  # not a partial answer
+            return found
+    except (NotImplementedError, TimeUp, ValueError, TypeError):
+        pass
+    return scanned
+
+
+def _end_value(expr: sp.Expr, at: sp.Expr, side: str, seconds: float = 3.0) -> float:
+    """``expr``'s value (or one-sided limit) at an end of its piece, as a float (may be inf)."""
+    if at.is_finite:
+        v = expr.subs(x, at)
+        if v.is_finite:
+            return float(sp.N(v, 30))
+    try:
+        with time_limit(seconds):
+            v = sp.limit(expr, x, at, side if at.is_finite else "+-"[at == sp.oo])
+        if v.is_extended_real:
+            return float(v)
+    except (TimeUp, NotImplementedError, ValueError, TypeError):
+        pass
+    # No limit in time: far inside the piece stands in for it (ranges only need to be ordered).
+    probe = at - sp.Rational(1, 10**9) if side == "-" else at + sp.Rational(1, 10**9)
+    if not at.is_finite:
+        probe = sp.Integer(10**6) if at == sp.oo else sp.Integer(-(10**6))
+    return float(sp.re(sp.N(expr.subs(x, probe), 30)))
+
+
+@lru_cache(maxsize=256)
+def injectivity_problem(f: sp.Expr, a: sp.Expr, b: sp.Expr, dist: Any = None) -> str | None:
+    """Why ``f`` is not injective on ``(a, b)``, or None when it is.
+
+    ``f`` is injective when no smooth piece has a turning point
+    (:func:`turning_points`) and the pieces' output ranges do not overlap
+    (``|x|`` has no turning point, but its two pieces share ``(0, oo)``).
+
+    >>> injectivity_problem(sp.Abs(x), -sp.oo, sp.oo)
+    'its pieces on (-oo, 0) and (0, oo) share the outputs (0, oo)'
+    >>> injectivity_problem(x**2, -sp.oo, sp.oo)
+    "f' changes sign at x = 0"
+    >>> injectivity_problem(sp.Max(x / 2, x), -sp.oo, sp.oo) is None
+    True
+    """
+    ranges = []
+    for seg in segments(f, a, b):
+        if seg.is_flat:
+            return f"it is constant on ({seg.a}, {seg.b})"
+        turns = turning_points(sp.diff(seg.expr, x), seg.a, seg.b, dist)
+        if turns:
+            return f"f' changes sign at x = {', '.join(map(str, turns))}"
+        lo, hi = sorted((_end_value(seg.expr, seg.a, "+"), _end_value(seg.expr, seg.b, "-")))
+        ranges.append((lo, hi, seg))
+    for i, (lo1, hi1, s1) in enumerate(ranges):
+        for lo2, hi2, s2 in ranges[i + 1 :]:
+            lo, hi = max(lo1, lo2), min(hi1, hi2)
+            if hi - lo > 1e-12 * (1 + min(abs(lo), abs(hi))):
+                shown = ", ".join("oo" if math.isinf(v) and v > 0 else "-oo" if math.isinf(v)
+                                  else sp.sstr(sp.nsimplify(v, rational=False)) for v in (lo, hi))
+                return (
+                    f"its pieces on ({s1.a}, {s1.b}) and ({s2.a}, {s2.b}) share the outputs "
+                    f"({shown})"
+                )
+    return None

@@ -7,7 +7,8 @@ In x-space ``log(f' + eta h') = log f' + sum_k (-1)^(k+1) (eta h'/f')^k / k``, s
 
 (``docs/mathematics.md`` §5). ``c_1`` is the first variation, ``2 c_2 =
 -integral p h'^2/f'^2 <= 0`` the second. The series converges where
-``|eta h'/f'| < 1`` on the whole interval.
+``|eta h'/f'| < 1`` on the whole interval. It is the entropy's only for an
+injective ``f``; a non-injective one is refused (:func:`taylor_pieces`).
 
 :func:`taylor_coefficients` integrates each ``c_k`` with SymPy and leaves an
 unevaluated :class:`~sympy.Integral` where SymPy finds no closed form in
@@ -31,10 +32,24 @@ import sympy as sp
 from ..laws import Law, check_distribution
 from .bases import as_expression
 from .functional import as_interval, branch_segments
-from .pieces import Segment, check_activation, integrate_exact, restrict, segments
+from .pieces import (
+    Segment,
+    check_activation,
+    injectivity_problem,
+    integrate_exact,
+    restrict,
+    segments,
+)
 from .symbols import x
 
-__all__ = ["TaylorTerm", "check_order", "taylor_coefficients", "taylor_pieces", "taylor_terms"]
+__all__ = [
+    "TaylorTerm",
+    "check_order",
+    "integral_value",
+    "taylor_coefficients",
+    "taylor_pieces",
+    "taylor_terms",
+]
 
 
 def check_order(order: Any) -> int:
@@ -52,10 +67,25 @@ def taylor_pieces(
     """``(segment of f, density there, direction there)`` on each smooth piece of the interval.
 
     Refuses flat pieces of ``f`` with a clear message (they have no
-    ``h'/f'``).
+    ``h'/f'``), and a non-injective ``f``: where two branches share outputs
+    they mix in the output density, a perturbation also moves the branch term
+    of ``docs/mathematics.md`` §2, and the series of ``h(X) + E[log|f'|]`` is
+    not the entropy's (for ``|x|`` its ``c_2 <= 0`` while the entropy's is
+    positive).
+
+    Raises:
+        ValueError: ``f`` is flat on part of the interval, or not injective there.
     """
     branch_segments(f, dist, interval)
     a, b = as_interval(interval, dist)
+    problem = injectivity_problem(f, a, b, dist)
+    if problem is not None:
+        raise ValueError(
+            f"the Taylor series of H[f + eta*h] needs f = {f} injective on ({a}, {b}), but "
+            f"{problem}: its branches mix in the output, so the series of "
+            "h(X) + E[log|f'(X)|] is not the entropy's; restrict the interval to one branch, "
+            "or difference output_entropy(f + eta*h) (the branch-summed entropy)"
+        )
     for seg in segments(f, a, b, dist.pdf, h):
         yield seg, restrict(dist.pdf, seg.a, seg.b), restrict(h, seg.a, seg.b)
 
@@ -139,5 +169,32 @@ def taylor_coefficients(
                 total += fallback(t, k)
             else:
                 total += sp.Integral(t.integrand, (x, t.a, t.b))
-        coeffs.append(sp.simplify(sp.Rational((-1) ** (k + 1), k) * total))
+        c_k = sp.Rational((-1) ** (k + 1), k) * total
+        # simplify() would evaluate an unevaluated Integral, the slow search exact=False skips.
+        coeffs.append(c_k if c_k.has(sp.Integral) else sp.simplify(c_k))
     return coeffs
+
+
+def integral_value(expr: sp.Expr, dps: int = 20) -> float:
+    """``expr`` as a float, its unevaluated ``Integral`` s by mpmath's quadrature.
+
+    ``evalf`` walks the expression tree at every node; a lambdified integrand
+    is a hundred times faster, which is what a sign needs (an entropy slope
+    without a closed form). Each integral is split at 0 and at +-1.
+
+    >>> integral_value(sp.Integral(sp.exp(-x**2), (x, -sp.oo, sp.oo)) - sp.sqrt(sp.pi)) < 1e-15
+    True
+    """
+    import mpmath
+
+    def one(integral: sp.Integral) -> sp.Float:
+        (var, a, b), = integral.limits
+        fn = sp.lambdify(var, integral.function, modules="mpmath")
+        lo, hi = (mpmath.mpf(float(v)) if v.is_finite else (mpmath.inf if v > 0 else -mpmath.inf)
+                  for v in (a, b))
+        cuts = [lo, *(mpmath.mpf(c) for c in (-1, 0, 1) if lo < c < hi), hi]
+        with mpmath.workdps(dps):
+            return sp.Float(mpmath.re(mpmath.quad(fn, cuts)), dps)
+
+    done = expr.replace(lambda e: isinstance(e, sp.Integral), one)
+    return float(sp.N(done, dps))

@@ -70,12 +70,21 @@ class WorstActivation:
 
 
 def _cdf_at(dist: Law, point: sp.Expr) -> sp.Expr:
-    """F at a point; at the ends of the support the CDF axioms give 0 and 1."""
+    """F at a point; at the ends of the support the CDF axioms give 0 and 1.
+
+    Where the CDF's expression has a removable singularity at the point (a
+    ``0/0`` that substitution turns into ``nan``), its limit there is taken.
+    """
     if point == dist.support.inf:
         return sp.S.Zero
     if point == dist.support.sup:
         return sp.S.One
-    return sp.simplify(dist.cdf.subs(x, point))
+    value = sp.simplify(dist.cdf.subs(x, point))
+    if value.is_finite is False or value.has(sp.nan, sp.zoo):
+        value = sp.limit(dist.cdf, x, point)
+    if value.is_finite is False or value.has(sp.nan, sp.zoo):
+        raise ValueError(f"worst_activation: the CDF of {dist} has no finite value at {point}")
+    return value
 
 
 def _vanishes(expr: sp.Expr, dist: Law) -> bool:
@@ -143,7 +152,8 @@ def worst_activation(
     if len(consts) != 1:  # pragma: no cover - the system is linear in 1/C1 and C2
         raise ValueError(f"worst_activation: boundary conditions give {len(consts)} solutions")
     consts = consts[0]
-    f_star = sp.simplify(general.subs(consts))
+    # simplify may bring back exp_polar(I*pi) (= -1) inside hyper: plain exp evaluates it.
+    f_star = sp.simplify(general.subs(consts)).replace(sp.exp_polar, sp.exp)
     # Checks the derivation: f* solves the Euler-Lagrange equation.
     residual = el.lhs.subs(_F(x), f_star).doit()
     if not _vanishes(residual, dist):
