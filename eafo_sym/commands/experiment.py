@@ -16,6 +16,9 @@ NAME = "experiment"
 HELP = "train small models on the digits with each activation and several seeds (needs torch)"
 EXAMPLE = "eafo-sym experiment --models mlp,vit --activations crrelu,gelu,relu --seeds 5"
 ORDER = 90
+#: Training takes as long as the plan says: no wall-time or memory budget unless asked for.
+TIMEOUT = None
+MEMORY = None
 
 
 def _csv(text: str) -> list[str]:
@@ -27,6 +30,8 @@ def _csv(text: str) -> list[str]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``eafo-sym experiment``."""
+    from ._common import bounded_int
+
     p.add_argument(
         "--models",
         type=_csv,
@@ -44,9 +49,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "derived activation; with --smoke: crrelu,gelu)",
     )
     p.add_argument(
-        "--seeds", type=int, default=None, help="seeds 0..N-1 per cell (default 5; --smoke: 2)"
+        "--seeds",
+        type=bounded_int(1, 1000),
+        default=None,
+        help="seeds 0..N-1 per cell, N from 1 to 1000 (default 5; --smoke: 2)",
     )
-    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument(
+        "--epochs",
+        type=bounded_int(1, 100_000),
+        default=None,
+        help="override the profile's epochs (1 to 100000)",
+    )
     p.add_argument("--out", default=None, help="output folder (default: results/digits)")
     p.add_argument(
         "--force",
@@ -62,8 +75,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--smoke", action="store_true", help="one tiny configuration in seconds (for tests)"
     )
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the data split (default 0)")
+    p.add_argument(
+        "--threads",
+        type=bounded_int(1, 256),
+        default=2,
+        help="torch CPU threads, 1 to 256 (default 2)",
+    )
+    p.add_argument(
+        "--split-seed",
+        type=bounded_int(0, 2**32 - 1),
+        default=0,
+        help="seed of the data split, 0 to 2**32-1 (default 0)",
+    )
     p.add_argument("--baseline", default="gelu", help="activation for the paired comparison")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument(

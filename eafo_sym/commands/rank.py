@@ -14,7 +14,7 @@ ORDER = 40
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags: --dist/--param, --criterion, --activation, --digits."""
     from ..numeric.ranking import CRITERIA
-    from ._common import add_dist_arguments
+    from ._common import add_dist_arguments, bounded_int
 
     add_dist_arguments(p)
     p.add_argument(
@@ -31,7 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="registry names or formulas in x (default: the paper's baselines and CRReLU)",
     )
-    p.add_argument("--digits", type=int, default=4, help="decimals in the table (default 4)")
+    p.add_argument(
+        "--digits",
+        type=bounded_int(0, 15),
+        default=4,
+        help="decimals in the table, 0 to 15 (default 4)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,15 +44,13 @@ def run(args: argparse.Namespace) -> int:
     from ..numeric.ranking import format_table, rank_activations
     from ._common import activation_from_text, dist_from_args
 
-    if not 0 <= args.digits <= 15:
-        raise ValueError(f"--digits must be between 0 and 15, got {args.digits}")
     dist = dist_from_args(args)
     names = None
     if args.activation:
         from .. import catalog
 
         known = catalog.names()
-        names = [a if a in known else activation_from_text(a) for a in args.activation]
+        names = [a if a in known else activation_from_text(a, dist) for a in args.activation]
     rows = rank_activations(names, {args.dist: dist}, criterion=args.criterion)
     sys.stdout.write(format_table(rows, args.digits) + "\n")
     sys.stdout.write(
