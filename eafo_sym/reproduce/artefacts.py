@@ -44,6 +44,7 @@ import sympy as sp
 from .. import catalog
 from ..cache import memoize
 from ..symbolic.symbols import x
+from .outcome import Outcome, Skip
 
 __all__ = [
     "GRID",
@@ -70,10 +71,6 @@ _EDGES = (math.inf, -math.inf, math.nan)
 # Bumped whenever the reference computation changes, so disk-cached tables are recomputed.
 _REFERENCE_VERSION = 1
 _DPS = 30
-
-
-class Skip(Exception):  # noqa: N818 - a check says "skip", it is not an error
-    """Raised by a check that cannot run here; the message is the reason."""
 
 
 def sha256_of(data: bytes) -> str:
@@ -312,9 +309,7 @@ class _Tally:
 
 def _outcome(
     tally: _Tally, derivation: str, check: str, missing: list[str], data: dict
-) -> Any:
-    from .checks import Outcome
-
+) -> Outcome:
     failing = tally.failing() + [f"{m} (missing)" for m in missing]
     return Outcome(
         derivation=derivation,
@@ -433,7 +428,7 @@ def _file_label(path: Path) -> str:
     return str(path)
 
 
-def check_nn_modules(out: Any = None) -> Any:
+def check_nn_modules(out: Any = None) -> Outcome:
     """Every class of eafo_sym.nn (the shipped file) against SymPy/mpmath."""
     torch = _require("torch", "the generated modules of eafo_sym.nn need it")
     from .. import nn
@@ -454,7 +449,7 @@ def check_nn_modules(out: Any = None) -> Any:
     )
 
 
-def check_fused(out: Any = None) -> Any:
+def check_fused(out: Any = None) -> Outcome:
     """Every class of eafo_sym.fused (the C++ kernels, built here) against SymPy/mpmath."""
     torch = _require("torch", "the fused kernels are a torch extension")
     from .. import fused
@@ -532,7 +527,7 @@ def _array_checks(
     return missing
 
 
-def check_numpy(out: Any = None) -> Any:
+def check_numpy(out: Any = None) -> Outcome:
     """The NumPy functions eafo-sym codegen prints, run from the written file, vs SymPy/mpmath."""
     functions, rel, digest = _printed_functions("numpy", out)
     tally = _Tally({"float64": TOL64, "defaults": 0.0})
@@ -579,7 +574,7 @@ def _jax_compilation_cache(jax: ModuleType) -> Iterator[None]:
             jax.config.update(n, v)
 
 
-def check_jax(out: Any = None) -> Any:
+def check_jax(out: Any = None) -> Outcome:
     """The JAX functions eafo-sym codegen prints (float64), vs SymPy/mpmath."""
     jax = _require("jax", "the printed JAX functions need it")
     functions, rel, digest = _printed_functions("jax", out)

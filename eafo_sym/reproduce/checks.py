@@ -30,7 +30,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,9 @@ from ..symbolic.eafo import derive_crrelu, eafo_step
 from ..symbolic.functional import coordinates_agree, functional_derivative
 from ..symbolic.symbols import eps, eta, x, y
 from ..symbolic.wafbc import worst_activation
-from .artefacts import Skip, check_fused, check_jax, check_nn_modules, check_numpy
+from .artefacts import check_fused, check_jax, check_nn_modules, check_numpy
 from .memo import cached_call
+from .outcome import Outcome, Skip
 
 __all__ = [
     "CHECKS",
@@ -72,27 +73,6 @@ def as_numpy(expr: sp.Expr, var: sp.Symbol = x) -> Callable:
     6.0
     """
     return sp.lambdify(var, expr, modules=["scipy", "numpy"])
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a check returns.
-
-    Attributes:
-        derivation: The derived result as a short formula.
-        check: What was measured.
-        error: The measured error (``inf`` when a symbolic identity failed).
-        tol: The error allowed.
-        note: Anything a reader must know (e.g. where the paper differs).
-        data: Extra numbers for ``summary.json``.
-    """
-
-    derivation: str
-    check: str
-    error: float
-    tol: float
-    note: str = ""
-    data: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
