@@ -549,18 +549,30 @@ def _array_checks(
     return missing
 
 
-def check_numpy(out: Any = None) -> Outcome:
-    """The NumPy functions eafo-sym codegen prints, run from the written file, vs SymPy/mpmath."""
-    functions, rel, digest = _printed_functions("numpy", out)
+def _printed_outcome(
+    backend: str, out: Any, asarray: Callable[[list[float]], Any], check: str, **data: Any
+) -> Outcome:
+    """Print, write and run ``backend``'s functions for every activation; one table row."""
+    functions, rel, digest = _printed_functions(backend, out)
     tally = _Tally({"float64": TOL64, "defaults": 0.0})
-    missing = _array_checks(functions, tally, lambda v: np.asarray(v, dtype=np.float64))
+    missing = _array_checks(functions, tally, asarray)
     return _outcome(
         tally,
         f"{rel} sha256 {digest}: {len(functions)} functions and their _grad",
+        check,
+        missing,
+        {"file": rel, "sha256": digest, **data},
+    )
+
+
+def check_numpy(out: Any = None) -> Outcome:
+    """The NumPy functions eafo-sym codegen prints, run from the written file, vs SymPy/mpmath."""
+    return _printed_outcome(
+        "numpy",
+        out,
+        lambda v: np.asarray(v, dtype=np.float64),
         "eafo-sym codegen --backend numpy, every function vs mpmath (30 digits): values "
         "and d/dx on [-8, 8], +-40, +-1e3; +-inf, nan; keyword defaults",
-        missing,
-        {"file": rel, "sha256": digest},
     )
 
 
@@ -599,18 +611,14 @@ def _jax_compilation_cache(jax: ModuleType) -> Iterator[None]:
 def check_jax(out: Any = None) -> Outcome:
     """The JAX functions eafo-sym codegen prints (float64), vs SymPy/mpmath."""
     jax = _require("jax", "the printed JAX functions need it")
-    functions, rel, digest = _printed_functions("jax", out)
-    tally = _Tally({"float64": TOL64, "defaults": 0.0})
+    import jax.numpy as jnp
+
     with jax.enable_x64(True), _jax_compilation_cache(jax):
-        import jax.numpy as jnp
-
-        missing = _array_checks(functions, tally, lambda v: jnp.asarray(v, dtype=jnp.float64))
-    return _outcome(
-        tally,
-        f"{rel} sha256 {digest}: {len(functions)} functions and their _grad",
-        "eafo-sym codegen --backend jax, run with jax_enable_x64, every function vs "
-        "mpmath as for NumPy",
-        missing,
-        {"file": rel, "sha256": digest, "jax": getattr(jax, "__version__", "?")},
-    )
-
+        return _printed_outcome(
+            "jax",
+            out,
+            lambda v: jnp.asarray(v, dtype=jnp.float64),
+            "eafo-sym codegen --backend jax, run with jax_enable_x64, every function vs "
+            "mpmath as for NumPy",
+            jax=getattr(jax, "__version__", "?"),
+        )
