@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
@@ -65,28 +64,25 @@ def _number(text: str, what: str) -> int | float:
     return value
 
 
-def bounded_int(lo: int, hi: int) -> Callable[[str], int]:
-    """An argparse ``type`` accepting whole numbers in ``[lo, hi]``.
+def check_bounds(args: argparse.Namespace, bounds: dict[str, tuple[int, int]]) -> None:
+    """Refuse an integer option outside its ``(low, high)`` bounds (options not given pass).
 
-    >>> bounded_int(1, 20)("3")
-    3
-    >>> bounded_int(1, 20)("1000000")
+    >>> check_bounds(argparse.Namespace(order=3), {"order": (1, 20)})
+    >>> check_bounds(argparse.Namespace(order=10**6), {"order": (1, 20)})
     Traceback (most recent call last):
     ...
-    argparse.ArgumentTypeError: 1000000 is not between 1 and 20
+    ValueError: --order must be positive and at most 20, got 1000000
+    >>> check_bounds(argparse.Namespace(split_seed=-1), {"split_seed": (0, 9)})
+    Traceback (most recent call last):
+    ...
+    ValueError: --split-seed must be between 0 and 9, got -1
     """
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is not between {lo} and {hi}")
-        return value
-
-    parse.__name__ = f"integer in [{lo}, {hi}]"
-    return parse
+    for dest, (lo, hi) in bounds.items():
+        value = getattr(args, dest)
+        if value is not None and not lo <= value <= hi:
+            flag = "--" + dest.replace("_", "-")
+            allowed = f"positive and at most {hi}" if lo == 1 else f"between {lo} and {hi}"
+            raise ValueError(f"{flag} must be {allowed}, got {value}")
 
 
 def add_dist_arguments(p: argparse.ArgumentParser) -> None:

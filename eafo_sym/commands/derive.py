@@ -13,20 +13,20 @@ HELP = (
 EXAMPLE = "eafo-sym derive --latex   |   eafo-sym derive --dist laplace --param b=2"
 
 
-#: Most Taylor coefficients ``--order`` asks for (order 20 takes a few seconds, 50 a minute).
-MAX_ORDER = 20
+#: Bounds of the integer options (``--order 20`` takes a few seconds, 50 a minute).
+BOUNDS = {"order": (1, 20)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ._common import add_dist_arguments, bounded_int
+    from ._common import add_dist_arguments
 
     add_dist_arguments(p)
     p.add_argument("--latex", action="store_true", help="print formulas as LaTeX")
     p.add_argument(
         "--order",
-        type=bounded_int(1, MAX_ORDER),
+        type=int,
         default=3,
-        help=f"number of Taylor coefficients, 1 to {MAX_ORDER} (default: 3)",
+        help="number of Taylor coefficients, 1 to 20 (default: 3)",
     )
 
 
@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..symbolic.eafo import derive_correction
     from ..symbolic.wafbc import worst_activation
-    from ._common import dist_from_args
+    from ._common import check_bounds, dist_from_args
 
+    check_bounds(args, BOUNDS)
     dist = dist_from_args(args)
     show = sp.latex if args.latex else sp.sstr
     d = derive_correction("relu", dist, taylor_order=args.order, paper_eps=0.01)

@@ -19,6 +19,13 @@ ORDER = 90
 #: Training takes as long as the plan says: no wall-time or memory budget unless asked for.
 TIMEOUT = None
 MEMORY = None
+#: Bounds of the integer options (torch cannot start 100000 threads; seeds feed 32-bit RNGs).
+BOUNDS = {
+    "seeds": (1, 1000),
+    "epochs": (1, 100_000),
+    "threads": (1, 256),
+    "split_seed": (0, 2**32 - 1),
+}
 
 
 def _csv(text: str) -> list[str]:
@@ -30,8 +37,6 @@ def _csv(text: str) -> list[str]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``eafo-sym experiment``."""
-    from ._common import bounded_int
-
     p.add_argument(
         "--models",
         type=_csv,
@@ -50,13 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--seeds",
-        type=bounded_int(1, 1000),
+        type=int,
         default=None,
         help="seeds 0..N-1 per cell, N from 1 to 1000 (default 5; --smoke: 2)",
     )
     p.add_argument(
         "--epochs",
-        type=bounded_int(1, 100_000),
+        type=int,
         default=None,
         help="override the profile's epochs (1 to 100000)",
     )
@@ -77,13 +82,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--threads",
-        type=bounded_int(1, 256),
+        type=int,
         default=2,
         help="torch CPU threads, 1 to 256 (default 2)",
     )
     p.add_argument(
         "--split-seed",
-        type=bounded_int(0, 2**32 - 1),
+        type=int,
         default=0,
         help="seed of the data split, 0 to 2**32-1 (default 0)",
     )
@@ -99,7 +104,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train every (model, activation, seed) cell and write the results."""
     from ..experiment import run as experiment
+    from ._common import check_bounds
 
+    check_bounds(args, BOUNDS)
     if args.report_only:
         out = experiment.output_folder(args.out, smoke=args.smoke, device=args.device)
         print(experiment.rewrite_report(out, baseline=args.baseline))

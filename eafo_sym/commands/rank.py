@@ -9,12 +9,14 @@ NAME = "rank"
 HELP = "rank activations by output entropy (standardised, negentropy or the paper's raw entropy)"
 EXAMPLE = "eafo-sym rank --dist laplace --criterion negentropy --activation relu gelu tanh"
 ORDER = 40
+#: Bounds of the integer options.
+BOUNDS = {"digits": (0, 15)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags: --dist/--param, --criterion, --activation, --digits."""
     from ..numeric.ranking import CRITERIA
-    from ._common import add_dist_arguments, bounded_int
+    from ._common import add_dist_arguments
 
     add_dist_arguments(p)
     p.add_argument(
@@ -33,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--digits",
-        type=bounded_int(0, 15),
+        type=int,
         default=4,
         help="decimals in the table, 0 to 15 (default 4)",
     )
@@ -42,8 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the ranking table; atoms (ReLU) are ranked by the mixed-measure rule."""
     from ..numeric.ranking import format_table, rank_activations
-    from ._common import activation_from_text, dist_from_args
+    from ._common import activation_from_text, check_bounds, dist_from_args
 
+    check_bounds(args, BOUNDS)
     dist = dist_from_args(args)
     names = None
     if args.activation:
