@@ -29,6 +29,7 @@ import argparse
 import importlib
 import logging
 import math
+import os
 import pkgutil
 import signal
 import sys
@@ -111,7 +112,7 @@ def _megabytes(text: str) -> int:
 
 
 def _add_budget_arguments(p: argparse.ArgumentParser, *, top: bool) -> None:
-    """``--timeout``, ``--memory``, ``--debug``: before or after the command name."""
+    """``--timeout``, ``--memory``, ``--debug``, ``--no-cache``: before or after the command."""
     default = None if top else argparse.SUPPRESS
     p.add_argument(
         "--timeout",
@@ -133,6 +134,12 @@ def _add_budget_arguments(p: argparse.ArgumentParser, *, top: bool) -> None:
         action="store_true",
         default=False if top else argparse.SUPPRESS,
         help="print the traceback of an error",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="neither read nor write the disk cache of derivations (EAFO_SYM_NO_CACHE=1)",
     )
 
 
@@ -207,6 +214,25 @@ def _one_line_warnings(prefix: str) -> Iterator[None]:
 
 
 @contextmanager
+def _no_disk_cache(off: bool) -> Iterator[None]:
+    """``--no-cache``: the disk cache is off for this run (the environment is restored after)."""
+    from .cache import OFF_ENV
+
+    if not off:
+        yield
+        return
+    old = os.environ.get(OFF_ENV)
+    os.environ[OFF_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(OFF_ENV, None)
+        else:
+            os.environ[OFF_ENV] = old
+
+
+@contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """SIGTERM becomes an exception in the main thread, so ``finally`` blocks run."""
     if threading.current_thread() is not threading.main_thread():
@@ -250,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with ExitStack() as stack:
             stack.enter_context(_one_line_warnings(prefix))
+            stack.enter_context(_no_disk_cache(args.no_cache))
             stack.enter_context(_sigterm_raises())
             stack.enter_context(memory_limit(nbytes))
             if seconds is not None:

@@ -302,3 +302,15 @@ def test_hostile_formulas_end_in_one_line_not_a_traceback(argv, capsys):
     assert "Traceback" not in "\n".join(err)
     if code == 2:
         assert err[-1].startswith(f"eafo-sym {argv[0]}: error: ")
+
+
+def test_no_cache_turns_the_disk_cache_off_for_the_run(monkeypatch):
+    from eafo_sym import cache
+
+    monkeypatch.delenv(cache.OFF_ENV, raising=False)
+    seen = []
+    _fake_run(monkeypatch, "derive", lambda args: seen.append(cache.disk_enabled()) or 0)
+    assert main(["--no-cache", "derive"]) == 0 and main(["derive", "--no-cache"]) == 0
+    assert main(["derive"]) == 0
+    assert seen == [False, False, True]
+    assert cache.OFF_ENV not in os.environ
