@@ -8,6 +8,16 @@ access, subscripts, dunder names, lambdas, comprehensions, keyword arguments,
 unknown names or functions) is rejected with a :class:`ValueError` that names
 the offending part.
 
+The text is also held to a size budget *before* SymPy builds anything from
+it, because SymPy evaluates numbers eagerly (``((9**999)**999)**999`` would be
+computed digit by digit) and simplifies ``Max`` arguments pairwise: at most
+:data:`MAX_OPERATIONS` operators and calls, :data:`MAX_DEPTH` levels of
+nesting, :data:`MAX_ARGUMENTS` arguments of ``max``/``min``, exponents up to
+:data:`MAX_NUMERIC_EXPONENT`, and numbers (literals and constant
+subexpressions alike) below ``2**MAX_CONSTANT_BITS``, i.e. inside the float64
+range, and exact fractions of at most 8192 bits. A number that is not finite
+or not real (``log(0)``, ``sqrt(-1)``) is rejected where it appears.
+
 >>> parse_activation("max(0, x) + 0.5*x*exp(-x**2/2)")
 x*exp(-x**2/2)/2 + Max(0, x)
 >>> parse_activation("a*x", params=["a"])
@@ -20,25 +30,57 @@ ValueError: formula: name '__import__' is not allowed (dunder names are rejected
 Traceback (most recent call last):
 ...
 ValueError: formula: attribute access '.real' is not allowed
+>>> parse_activation("((9**999)**999)**999")
+Traceback (most recent call last):
+...
+ValueError: formula: number '9 ** 999' is about 10**953, above the float64 range (10**308)
+>>> parse_activation("log(0)*x")
+Traceback (most recent call last):
+...
+ValueError: formula: 'log(0)' is not finite (zoo)
 """
 
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Iterable
 
 import sympy as sp
 
+from .budget import TimeUp, time_limit
 from .symbolic.symbols import param, x
 
-__all__ = ["parse_activation", "FUNCTIONS", "MAX_LENGTH"]
+__all__ = [
+    "FUNCTIONS",
+    "MAX_ARGUMENTS",
+    "MAX_CONSTANT_BITS",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "MAX_NUMERIC_EXPONENT",
+    "MAX_OPERATIONS",
+    "PARSE_SECONDS",
+    "parse_activation",
+]
 
 #: Longest formula accepted; longer text is refused before parsing.
 MAX_LENGTH = 2000
-#: Deepest nesting of the syntax tree accepted (guards the recursive builder).
+#: Deepest nesting of the syntax tree accepted (a chain ``a + b + c`` is one level).
 MAX_DEPTH = 60
-#: Largest |exponent| allowed when both base and exponent are numbers.
+#: Most operators, unary signs and function calls in one formula.
+MAX_OPERATIONS = 250
+#: Most arguments of one ``max``/``min`` (SymPy compares them pairwise).
+MAX_ARGUMENTS = 16
+#: Largest |exponent| of a power whose exponent is a number.
 MAX_NUMERIC_EXPONENT = 1000
+#: Numbers must stay below ``2**MAX_CONSTANT_BITS`` in magnitude (float64 ends at 2**1024).
+MAX_CONSTANT_BITS = 1024
+#: Wall time allowed for building the expression (a last guard behind the limits above).
+PARSE_SECONDS = 10.0
+
+_LOG10_2 = math.log10(2)
+# Exact rationals (tiny ones included) stay this short, so arithmetic on them stays cheap.
+_MAX_EXACT_BITS = 8192
 
 
 def _heaviside(t: sp.Expr) -> sp.Expr:
@@ -75,13 +117,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int | None]] = {
 
 _CONSTANTS = {"pi": sp.pi, "e": sp.E, "E": sp.E}
 
-_BINOPS = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-    ast.Pow: None,  # checked separately: numeric powers can be astronomically large
-}
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
 
 def _describe(node: ast.AST) -> str:
@@ -104,7 +140,43 @@ class _Builder:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
             raise self.fail(f"{type(node).__name__} '{_describe(node)}' is not allowed")
-        return method(node, depth + 1)
+        out = method(node, depth + 1)
+        if out.is_number:
+            self.check_number(out, node)
+        elif out.is_Mul or out.is_Add:
+            # x*10**300*10**300 is not a number, but its constant factor (or term) is.
+            const = out.as_independent(*out.free_symbols, as_Add=out.is_Add)[0]
+            self.check_number(const, node)
+        return out
+
+    def check_number(self, value: sp.Expr, node: ast.AST) -> None:
+        """Refuse a number that is not finite, not real, or outside the float64 range."""
+        if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            raise self.fail(f"'{_describe(node)}' is not finite ({value})")
+        if value.is_Rational:
+            if value != 0 and math.log2(abs(value.p)) - math.log2(value.q) >= MAX_CONSTANT_BITS:
+                raise self.fail(
+                    f"number '{_describe(node)}' is about 10**{_decimal_exponent(value)}, "
+                    "above the float64 range (10**308)"
+                )
+            bits = max(abs(value.p).bit_length(), value.q.bit_length())
+            if bits > _MAX_EXACT_BITS:
+                raise self.fail(
+                    f"number '{_describe(node)}' needs {bits} bits written exactly, "
+                    f"more than {_MAX_EXACT_BITS}"
+                )
+            return
+        approx = value.evalf(15)
+        if approx.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            raise self.fail(f"'{_describe(node)}' is not finite ({approx})")
+        re, im = approx.as_real_imag()
+        if im != 0 and abs(im) > 1e-12 * (1 + abs(re)):
+            raise self.fail(f"'{_describe(node)}' is not a real number ({approx})")
+        if abs(re) >= 2**MAX_CONSTANT_BITS:
+            raise self.fail(
+                f"number '{_describe(node)}' is about 10**{_decimal_exponent(re)}, "
+                f"above the float64 range (10**308)"
+            )
 
     def _Expression(self, node: ast.Expression, depth: int) -> sp.Expr:
         return self.build(node.body, depth)
@@ -149,17 +221,53 @@ class _Builder:
             raise self.fail(f"'^' in '{_describe(node)}' is XOR in Python; write powers as '**'")
         if op not in _BINOPS:
             raise self.fail(f"operator in '{_describe(node)}' is not allowed")
-        left, right = self.build(node.left, depth), self.build(node.right, depth)
         if op is ast.Pow:
-            if left.is_number and right.is_number and abs(right) > MAX_NUMERIC_EXPONENT:
+            return self._power(node, depth)
+        # A chain a + b - c (or a * b / c) is one level, summed in one step: a long sum
+        # is not deep nesting, and Add(*terms) is linear where repeated a + b is not.
+        additive = op in (ast.Add, ast.Sub)
+        chain = (ast.Add, ast.Sub) if additive else (ast.Mult, ast.Div)
+        operands: list[tuple[type, ast.AST]] = []
+        head: ast.AST = node
+        while isinstance(head, ast.BinOp) and type(head.op) in chain:
+            operands.append((type(head.op), head.right))
+            head = head.left
+        terms = [self.build(head, depth)]
+        for kind, operand in reversed(operands):
+            value = self.build(operand, depth)
+            if kind is ast.Div:
+                if value.is_zero:
+                    raise self.fail(f"division by zero in '{_describe(node)}'")
+                value = 1 / value
+            elif kind is ast.Sub:
+                value = -value
+            terms.append(value)
+        return sp.Add(*terms) if additive else sp.Mul(*terms)
+
+    def _power(self, node: ast.BinOp, depth: int) -> sp.Expr:
+        left, right = self.build(node.left, depth), self.build(node.right, depth)
+        if right.is_number and abs(right) > MAX_NUMERIC_EXPONENT:
+            raise self.fail(
+                f"power '{_describe(node)}' has an exponent above {MAX_NUMERIC_EXPONENT}"
+            )
+        if left.is_Rational and right.is_Rational and left != 0:
+            # Predict the size of the result before SymPy computes it digit by digit.
+            magnitude = float(right) * (math.log2(abs(left.p)) - math.log2(left.q))
+            if magnitude >= MAX_CONSTANT_BITS:
+                digits = math.floor(magnitude * _LOG10_2 + 1e-9)
                 raise self.fail(
-                    f"numeric power '{_describe(node)}' has an exponent above "
-                    f"{MAX_NUMERIC_EXPONENT}"
+                    f"number '{_describe(node)}' is about 10**{digits}, "
+                    "above the float64 range (10**308)"
                 )
-            return left**right
-        if op is ast.Div and right.is_zero:
+            bits = float(abs(right)) * max(math.log2(abs(left.p)), math.log2(left.q))
+            if bits > _MAX_EXACT_BITS:
+                raise self.fail(
+                    f"number '{_describe(node)}' needs about {int(bits)} bits written exactly, "
+                    f"more than {_MAX_EXACT_BITS}"
+                )
+        if left.is_zero and right.is_number and right.is_negative:
             raise self.fail(f"division by zero in '{_describe(node)}'")
-        return _BINOPS[op](left, right)
+        return left**right
 
     def _Call(self, node: ast.Call, depth: int) -> sp.Expr:
         if not isinstance(node.func, ast.Name):
@@ -178,12 +286,42 @@ class _Builder:
             raise self.fail(f"{name}() takes {arity} argument(s), got {len(node.args)}")
         if arity is None and len(node.args) < 1:
             raise self.fail(f"{name}() needs at least one argument")
+        if arity is None and len(node.args) > MAX_ARGUMENTS:
+            raise self.fail(
+                f"{name}() takes at most {MAX_ARGUMENTS} arguments, got {len(node.args)}"
+            )
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail(f"starred arguments in '{_describe(node)}' are not allowed")
         return ctor(*(self.build(a, depth) for a in node.args))
 
     def _Attribute(self, node: ast.Attribute, depth: int) -> sp.Expr:
         raise self.fail(f"attribute access '.{node.attr}' is not allowed")
+
+
+def _decimal_exponent(value: sp.Expr) -> str:
+    """The decimal exponent of a huge number, as text (itself in e-notation when huge)."""
+    import mpmath
+
+    v = value.evalf(15) if not isinstance(value, sp.Float) else value
+    e = mpmath.log10(abs(mpmath.mpf(v._mpf_)))
+    return str(int(e)) if e < 1e9 else mpmath.nstr(e, 3)
+
+
+def _check_size(nodes: list[ast.AST]) -> None:
+    """Count operations and literal sizes in the syntax tree, before anything is built."""
+    ops = sum(isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call)) for n in nodes)
+    if ops > MAX_OPERATIONS:
+        raise ValueError(
+            f"formula: {ops} operations, more than the {MAX_OPERATIONS} allowed"
+        )
+    for n in nodes:
+        if isinstance(n, ast.Constant) and isinstance(n.value, int):
+            bits = abs(n.value).bit_length()
+            if bits > MAX_CONSTANT_BITS:
+                raise ValueError(
+                    f"formula: number literal with {bits} bits is above the float64 range "
+                    f"({MAX_CONSTANT_BITS} bits)"
+                )
 
 
 def parse_activation(text: str, params: Iterable[str] = ()) -> sp.Expr:
@@ -200,8 +338,10 @@ def parse_activation(text: str, params: Iterable[str] = ()) -> sp.Expr:
 
     Raises:
         TypeError: If ``text`` is not a string.
-        ValueError: If the text is empty, too long, not valid syntax, or uses
-            anything outside the whitelist; the message names the offending part.
+        ValueError: If the text is empty, too long, not valid syntax, uses
+            anything outside the whitelist, exceeds a size limit (see the module
+            docstring) or contains a number that is not finite and real; the
+            message names the offending part.
 
     >>> parse_activation("x ^ 2")
     Traceback (most recent call last):
@@ -237,7 +377,13 @@ def parse_activation(text: str, params: Iterable[str] = ()) -> sp.Expr:
     for node in nodes:
         if isinstance(node, ast.Attribute):
             raise ValueError(f"formula: attribute access '.{node.attr}' is not allowed")
+    _check_size(nodes)
     try:
-        return _Builder(declared).build(tree)
+        with time_limit(PARSE_SECONDS):
+            return _Builder(declared).build(tree)
     except RecursionError:
         raise ValueError(f"formula: nesting deeper than {MAX_DEPTH} levels") from None
+    except TimeUp:
+        raise ValueError(
+            f"formula: building it took longer than {PARSE_SECONDS:g} s; simplify it"
+        ) from None

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "eafo_sym"
 #: Rank of each layer; a module may import modules of its own rank or below.
 #: (Within one rank the graph must still be acyclic.)
 RANKS = [
-    (0, ("_version", "budget", "cache", "symbolic.symbols")),
+    (0, ("_version", "budget", "cache", "outputs", "symbolic.symbols")),
     (1, ("laws", "parsing")),
     (2, ("symbolic",)),
     (3, ("catalog",)),

@@ -60,3 +60,53 @@ def test_import_is_cheap_and_derives_nothing():
         "assert not any(isinstance(v, a.Activation) and v.derived for v in a._REGISTRY.values())"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def test_license_file_and_spdx_expression():
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 the eafo_sym authors\n")
+    assert "THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND" in text
+    project = _project()
+    assert project["license"] == "MIT"  # an SPDX expression, not the deprecated table
+    assert project["license-files"] == ["LICENSE"]
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+    assert "setuptools>=77" in build["requires"]  # the first setuptools with PEP 639
+
+
+def test_authors_urls_and_typed_marker():
+    project = _project()
+    assert project["authors"] and all(a.get("name") for a in project["authors"])
+    urls = project["urls"]
+    assert urls and all(u.startswith("https://") for u in urls.values())
+    assert (ROOT / "eafo_sym" / "py.typed").is_file()
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "py.typed" in data["package-data"]["eafo_sym"]
+    assert "Typing :: Typed" in project["classifiers"]
+
+
+def test_installed_metadata_matches_pyproject():
+    import importlib.metadata
+
+    import eafo_sym
+
+    if Path(eafo_sym.__file__).resolve().parents[1] != ROOT:
+        pytest.skip("eafo_sym is imported from another checkout")
+    meta = importlib.metadata.metadata("eafo_sym")
+    hint = "the installed metadata is stale: pip install -e ."
+    assert meta["License-Expression"] == "MIT", hint
+    assert meta["Author"] == _project()["authors"][0]["name"], hint
+    assert {u.split(", ")[0] for u in meta.get_all("Project-URL")} == set(_project()["urls"]), hint
+
+
+def test_no_build_output_is_tracked():
+    try:
+        files = subprocess.run(
+            ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    assert not [f for f in files if ".egg-info" in f or f.startswith(("build/", "dist/"))]

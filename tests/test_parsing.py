@@ -1,3 +1,6 @@
+import math
+import time
+
 import pytest
 import sympy as sp
 from hypothesis import given
@@ -124,3 +127,94 @@ def test_parser_agrees_with_python_semantics(text):
     got = complex(sp.N(expr.subs(x, sp.Rational(37, 100)), 20))
     if np.isfinite(ref) and abs(ref) < 1e12:
         assert got == pytest.approx(ref, rel=1e-9, abs=1e-9)
+
+
+# --- the size budget: limits hold before SymPy evaluates anything ----------------------
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("((9**999)**999)**999", r"'9 \*\* 999' is about 10\*\*953, above the float64 range"),
+        ("9**999**999", r"'999 \*\* 999' is about 10\*\*2996"),
+        ("10**400", r"about 10\*\*400"),
+        ("1" + "0" * 400, "literal with 1329 bits"),
+        ("pi**1000", r"about 10\*\*497"),
+        ("exp(exp(700))", "above the float64 range"),
+        ("exp(710)", "above the float64 range"),
+        ("x*10**300*10**300", r"about 10\*\*600"),
+        ("exp(700)*exp(700)*x", r"about 10\*\*608"),
+        ("x + 1e300*1e300", r"about 10\*\*600"),
+        ("x**(10**10)", "exponent above 1000"),
+        ("x**-1001", "exponent above 1000"),
+        ("0.1**3000*x", "exponent above 1000"),
+        ("log(0)*x", r"'log\(0\)' is not finite \(zoo\)"),
+        ("x + 0**-1", "division by zero"),
+        ("1/(x - x)", "division by zero"),
+        ("sqrt(-1)*x", r"'sqrt\(-1\)' is not a real number"),
+        ("log(-2) + x", "is not a real number"),
+        ("(-8)**(1/3)*x", "is not a real number"),
+        ("max(" + ", ".join(f"x - {i}" for i in range(17)) + ")", "at most 16 arguments"),
+        (" + ".join(["x"] * 252), "251 operations, more than the 250"),
+        ("-" * 251 + "x", "251 operations"),
+    ],
+)
+def test_size_budget(text, match):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=match):
+        parse_activation(text)
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2**1000*x", sp.Integer(2) ** 1000 * x),
+        ("x*2**-1000", x / sp.Integer(2) ** 1000),  # tiny numbers only underflow: fine
+        ("exp(709)*x", sp.exp(709) * x),
+        ("x**1000", x**1000),
+        ("max(" + ", ".join(f"x - {i}" for i in range(16)) + ")", sp.Max(x, x - 15)),
+    ],
+)
+def test_numbers_inside_the_budget_are_kept_exactly(text, expected):
+    assert sp.simplify(parse_activation(text) - expected) == 0
+
+
+def test_a_long_sum_is_one_level_not_deep_nesting():
+    """60 terms used to be 60 levels (left-nested BinOps) and failed the depth limit."""
+    text = " + ".join(f"max(0, x - {i})" for i in range(60))
+    start = time.perf_counter()
+    e = parse_activation(text)
+    assert time.perf_counter() - start < 2
+    assert len(e.args) == 60
+    assert parse_activation(" * ".join(["x"] * 100) + " / x") == x**99
+    assert parse_activation("x - 1 - 2 - 3 + 4") == x - 2  # left to right, as in Python
+
+
+def test_building_is_time_limited(monkeypatch):
+    from eafo_sym import parsing
+
+    monkeypatch.setattr(parsing, "PARSE_SECONDS", 0.05)
+    slow = parsing.FUNCTIONS["exp"]
+
+    def slow_exp(t):
+        end = time.monotonic() + 1
+        while time.monotonic() < end:
+            pass
+        return slow[0](t)
+
+    monkeypatch.setitem(parsing.FUNCTIONS, "exp", (slow_exp, 1))
+    with pytest.raises(ValueError, match="longer than 0.05 s"):
+        parse_activation("exp(x)")
+
+
+@given(st.integers(min_value=2, max_value=10**6), st.integers(min_value=-(10**4), max_value=10**4))
+def test_numeric_powers_are_refused_exactly_when_out_of_range(base, exponent):
+    text = f"x + {base}**({exponent})"
+    magnitude = exponent * math.log2(base)
+    if abs(exponent) > 1000 or magnitude >= 1024 or abs(magnitude) > 8192:
+        with pytest.raises(ValueError):
+            parse_activation(text)
+    else:
+        e = parse_activation(text)
+        assert e - x == sp.Integer(base) ** exponent

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from eafo_sym.outputs import MARKER, OutputRefusedError
 from eafo_sym.reproduce.checks import CheckResult
 from eafo_sym.reproduce.report import Report, prepare_out
 
@@ -39,7 +40,8 @@ def test_text_has_table_notes_and_verdict():
 
 def test_write_lists_the_summaries_and_spells_inf(tmp_path):
     report = Report([_result("two", math.inf, False)], ["figures/wafbc.png"], 1.0, str(tmp_path))
-    report.write(tmp_path)
+    with prepare_out(tmp_path) as out:
+        report.write(out)
     assert report.files == ["figures/wafbc.png", "summary.md", "summary.json"]
     data = json.loads((tmp_path / "summary.json").read_text())
     assert data["passed"] is False and data["results"][0]["error"] == "inf"
@@ -49,8 +51,27 @@ def test_write_lists_the_summaries_and_spells_inf(tmp_path):
 
 
 def test_prepare_out_creates_and_refuses(tmp_path):
-    made = prepare_out(tmp_path / "a" / "b")
-    assert made.is_dir() and list(made.iterdir()) == []  # the write probe is removed
+    with prepare_out(tmp_path / "a" / "b") as made:
+        assert made.owner == "eafo-sym reproduce"
+    assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == [MARKER]  # no write probe
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="is not a directory"):
         prepare_out(tmp_path / "file")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.md").write_text("mine")
+    with pytest.raises(OutputRefusedError, match="--force"):
+        prepare_out(tmp_path / "foreign")
+    prepare_out(tmp_path / "foreign", force=True).close()
+    assert (tmp_path / "foreign" / "notes.md").read_text() == "mine"
+
+
+def test_skipped_rows_are_counted_apart():
+    skipped = CheckResult(
+        derivation="(not run)", check="skipped", error=math.nan, tol=0.0, note="no jax",
+        key="jax", title="JAX", passed=False, seconds=0.0, skipped=True,
+    )  # fmt: skip
+    report = Report([_result("one", 0.0, True), skipped], [], 1.0, "o")
+    assert report.passed and report.n_skipped == 1
+    assert report.text().splitlines()[-1] == "1/2 checks pass, 1 skipped in 1.0 s; wrote o/summary.md, summary.json"
+    assert "1/2 checks pass, 1 skipped; wall time" in report.markdown()
+    assert not Report([_result("one", 0.0, False), skipped], [], 1.0, "o").passed

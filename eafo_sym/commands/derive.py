@@ -13,13 +13,20 @@ HELP = (
 EXAMPLE = "eafo-sym derive --latex   |   eafo-sym derive --dist laplace --param b=2"
 
 
+#: Bounds of the integer options (``--order 20`` takes a few seconds, 50 a minute).
+BOUNDS = {"order": (1, 20)}
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._common import add_dist_arguments
 
     add_dist_arguments(p)
     p.add_argument("--latex", action="store_true", help="print formulas as LaTeX")
     p.add_argument(
-        "--order", type=int, default=3, help="number of Taylor coefficients (default: 3)"
+        "--order",
+        type=int,
+        default=3,
+        help="number of Taylor coefficients, 1 to 20 (default: 3)",
     )
 
 
@@ -28,10 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..symbolic.eafo import derive_correction
     from ..symbolic.wafbc import worst_activation
-    from ._common import dist_from_args
+    from ._common import check_bounds, dist_from_args
 
-    if args.order < 1:
-        raise ValueError(f"--order must be >= 1, got {args.order}")
+    check_bounds(args, BOUNDS)
     dist = dist_from_args(args)
     show = sp.latex if args.latex else sp.sstr
     d = derive_correction("relu", dist, taylor_order=args.order, paper_eps=0.01)

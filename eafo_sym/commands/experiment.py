@@ -16,6 +16,16 @@ NAME = "experiment"
 HELP = "train small models on the digits with each activation and several seeds (needs torch)"
 EXAMPLE = "eafo-sym experiment --models mlp,vit --activations crrelu,gelu,relu --seeds 5"
 ORDER = 90
+#: Training takes as long as the plan says: no wall-time or memory budget unless asked for.
+TIMEOUT = None
+MEMORY = None
+#: Bounds of the integer options (torch cannot start 100000 threads; seeds feed 32-bit RNGs).
+BOUNDS = {
+    "seeds": (1, 1000),
+    "epochs": (1, 100_000),
+    "threads": (1, 256),
+    "split_seed": (0, 2**32 - 1),
+}
 
 
 def _csv(text: str) -> list[str]:
@@ -44,9 +54,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "derived activation; with --smoke: crrelu,gelu)",
     )
     p.add_argument(
-        "--seeds", type=int, default=None, help="seeds 0..N-1 per cell (default 5; --smoke: 2)"
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds 0..N-1 per cell, N from 1 to 1000 (default 5; --smoke: 2)",
     )
-    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="override the profile's epochs (1 to 100000)",
+    )
     p.add_argument("--out", default=None, help="output folder (default: results/digits)")
     p.add_argument(
         "--force",
@@ -62,8 +80,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--smoke", action="store_true", help="one tiny configuration in seconds (for tests)"
     )
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the data split (default 0)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch CPU threads, 1 to 256 (default 2)",
+    )
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        default=0,
+        help="seed of the data split, 0 to 2**32-1 (default 0)",
+    )
     p.add_argument("--baseline", default="gelu", help="activation for the paired comparison")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument(
@@ -76,7 +104,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train every (model, activation, seed) cell and write the results."""
     from ..experiment import run as experiment
+    from ._common import check_bounds
 
+    check_bounds(args, BOUNDS)
     if args.report_only:
         out = experiment.output_folder(args.out, smoke=args.smoke, device=args.device)
         print(experiment.rewrite_report(out, baseline=args.baseline))

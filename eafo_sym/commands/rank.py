@@ -9,6 +9,8 @@ NAME = "rank"
 HELP = "rank activations by output entropy (standardised, negentropy or the paper's raw entropy)"
 EXAMPLE = "eafo-sym rank --dist laplace --criterion negentropy --activation relu gelu tanh"
 ORDER = 40
+#: Bounds of the integer options.
+BOUNDS = {"digits": (0, 15)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,23 +33,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="registry names or formulas in x (default: the paper's baselines and CRReLU)",
     )
-    p.add_argument("--digits", type=int, default=4, help="decimals in the table (default 4)")
+    p.add_argument(
+        "--digits",
+        type=int,
+        default=4,
+        help="decimals in the table, 0 to 15 (default 4)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the ranking table; atoms (ReLU) are ranked by the mixed-measure rule."""
     from ..numeric.ranking import format_table, rank_activations
-    from ._common import activation_from_text, dist_from_args
+    from ._common import activation_from_text, check_bounds, dist_from_args
 
-    if not 0 <= args.digits <= 15:
-        raise ValueError(f"--digits must be between 0 and 15, got {args.digits}")
+    check_bounds(args, BOUNDS)
     dist = dist_from_args(args)
     names = None
     if args.activation:
         from .. import catalog
 
         known = catalog.names()
-        names = [a if a in known else activation_from_text(a) for a in args.activation]
+        names = [a if a in known else activation_from_text(a, dist) for a in args.activation]
     rows = rank_activations(names, {args.dist: dist}, criterion=args.criterion)
     sys.stdout.write(format_table(rows, args.digits) + "\n")
     sys.stdout.write(

@@ -11,10 +11,12 @@ HELP = (
     "figures, print a PASS/FAIL table (exit 1 if a check fails)"
 )
 EXAMPLE = "eafo-sym reproduce --out eafo-output"
+#: A first run derives everything and builds the fused kernels (minutes); later runs take seconds.
+TIMEOUT = 900.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Flags: --out, --no-figures, --quiet, --only."""
+    """Flags: --out, --force, --no-figures, --quiet, --only."""
     from ..reproduce.checks import CHECKS
 
     p.add_argument(
@@ -22,7 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="eafo-output",
         metavar="DIR",
         help="output folder for figures/, code/, summary.md and summary.json "
-        "(default: ./eafo-output)",
+        "(default: ./eafo-output); it must be new, empty or an earlier reproduce's",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that is not an earlier reproduce's, and replace files "
+        "changed by hand there (links are replaced, never followed)",
     )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument(
@@ -37,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the checks; 0 if all pass, 1 otherwise (OSError for an unwritable --out)."""
+    """Run the checks; 0 if all pass (or skip), 1 otherwise (OSError for an unusable --out)."""
     import sys
 
     from ..reproduce import reproduce, select
@@ -47,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         figures=not args.no_figures,
         checks=select(args.only),
         progress=None if args.quiet else sys.stderr,
+        force=args.force,
     )
     sys.stdout.write(report.text())
     return 0 if report.passed else 1

@@ -176,8 +176,17 @@ def output_moments(f: Any, dist: Law, *, tail: float = 1e-14) -> tuple[float, fl
 
 def _grows(f: sp.Expr) -> bool:
     """Whether ``|f|`` is unbounded (then heavy tails can make moments infinite)."""
-    lim = [sp.limit(f, x, s) for s in (sp.oo, -sp.oo)]
-    return any(v.is_infinite or v.has(sp.AccumBounds) for v in lim)
+    try:
+        lim = [sp.limit(f, x, s) for s in (sp.oo, -sp.oo)]
+        return any(v.is_infinite or v.has(sp.AccumBounds) for v in lim)
+    except (TypeError, ValueError, NotImplementedError):
+        # SymPy's limit fails on some piecewise forms (CELU: "comparison of non-real zoo");
+        # then |f| is probed far out, where a bounded activation has settled.
+        fn = numeric(f)
+        with np.errstate(all="ignore"):
+            far = [abs(float(fn(s * t))) for s in (1.0, -1.0) for t in (1e6, 1e12)]
+        return any(not math.isfinite(v) for v in far) or max(far[1], far[3]) > 1e3 * (
+            1.0 + max(far[0], far[2]))
 
 
 def standardized_entropy(f: Any, dist: Law) -> float:

@@ -1,8 +1,9 @@
-"""The report of ``eafo-sym reproduce``: the PASS/FAIL table, ``summary.md``, ``summary.json``.
+"""The report of ``eafo-sym reproduce``: the PASS/FAIL/SKIP table, ``summary.md``, ``summary.json``.
 
 :class:`Report` holds every :class:`~eafo_sym.reproduce.checks.CheckResult`,
 the files written and the wall time, and renders them; :func:`prepare_out`
-creates the output folder and proves it writable before any work starts.
+opens the output folder safely (:class:`eafo_sym.outputs.OutputDir`: ours or
+refused, never through a link) and proves it writable before any work starts.
 
 >>> from eafo_sym.reproduce.checks import CheckResult
 >>> r = CheckResult(derivation="f = x", check="by hand", error=0.0, tol=1e-9,
@@ -17,17 +18,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
+from ..outputs import OutputDir
 from .checks import CheckResult
 
-__all__ = ["Report", "prepare_out"]
+__all__ = ["OWNER", "Report", "prepare_out"]
+
+#: Who writes the output folder (recorded in its marker file).
+OWNER = "eafo-sym reproduce"
 
 
 @dataclass
@@ -41,13 +46,22 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """Whether every check passed."""
-        return all(r.passed for r in self.results)
+        """Whether every check that ran passed (a skipped check does not fail the report)."""
+        return all(r.passed or r.skipped for r in self.results)
 
     @property
     def n_passed(self) -> int:
         """How many checks passed."""
         return sum(r.passed for r in self.results)
+
+    @property
+    def n_skipped(self) -> int:
+        """How many checks could not run here."""
+        return sum(r.skipped for r in self.results)
+
+    def _count(self) -> str:
+        skipped = f", {self.n_skipped} skipped" if self.n_skipped else ""
+        return f"{self.n_passed}/{len(self.results)} checks pass{skipped}"
 
     def table(self) -> str:
         """The summary as a Markdown table (also what the CLI prints)."""
@@ -71,8 +85,7 @@ class Report:
             if any(f.startswith(folder) for f in self.files):
                 written.append(folder)
         lines.append(
-            f"{self.n_passed}/{len(self.results)} checks pass in {self.seconds:.1f} s; "
-            f"wrote {self.out}/{', '.join(written)}"
+            f"{self._count()} in {self.seconds:.1f} s; wrote {self.out}/{', '.join(written)}"
         )
         return "\n".join(lines) + "\n"
 
@@ -81,7 +94,7 @@ class Report:
         lines = [
             "# eafo-sym reproduce",
             "",
-            f"{self.n_passed}/{len(self.results)} checks pass; wall time {self.seconds:.1f} s.",
+            f"{self._count()}; wall time {self.seconds:.1f} s.",
             "",
             self.table(),
             "",
@@ -120,30 +133,21 @@ class Report:
             }
         )
 
-    def write(self, path: Path) -> None:
-        """Write ``summary.md`` and ``summary.json`` into ``path`` and list them in ``files``."""
+    def write(self, out: OutputDir) -> None:
+        """Write ``summary.md`` and ``summary.json`` into ``out`` and list them in ``files``."""
         self.files += ["summary.md", "summary.json"]
-        (path / "summary.md").write_text(self.markdown(), encoding="utf-8")
-        (path / "summary.json").write_text(
-            json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8"
-        )
+        out.write_text("summary.md", self.markdown())
+        out.write_text("summary.json", json.dumps(self.as_dict(), indent=2) + "\n")
 
 
-def prepare_out(out: str | Path) -> Path:
-    """Create the output folder and make sure it is writable.
+def prepare_out(out: str | os.PathLike, *, force: bool = False) -> OutputDir:
+    """Open the output folder of ``eafo-sym reproduce`` (see :class:`eafo_sym.outputs.OutputDir`).
 
     Raises:
+        ValueError: ``out`` is empty.
+        eafo_sym.outputs.OutputRefusedError: The folder holds files and is not
+            one that ``eafo-sym reproduce`` wrote, and ``force`` is False.
         OSError: The folder cannot be created or written (a file is in the
             way, no permission).
     """
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"--out {path} exists and is not a directory")
-    path.mkdir(parents=True, exist_ok=True)
-    probe = path / ".eafo-write-test"
-    try:
-        probe.write_text("", encoding="utf-8")
-    except OSError as exc:
-        raise OSError(f"--out {path} is not writable: {exc.strerror or exc}") from None
-    probe.unlink()
-    return path
+    return OutputDir.open(out, owner=OWNER, force=force)
