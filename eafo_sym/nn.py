@@ -876,8 +876,8 @@ def eafo_elu_bwd_x(x, alpha, epsilon, grad_output):
     _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
     _u1 = _at_most(x, 0.0)
     _u2 = -x
-    _u3 = _u2.clamp_(0.0, 1.0).ceil_()
-    _u4 = _at_least(x, 0.0)
+    _u3 = (1.0 - torch.clamp(-(_u2), 0.0, 1.0).ceil_())
+    _u4 = _at_least(x, 0.0, out=_u2)
     _u5 = _u4.square_()
     _u6 = -_u3
     _u7 = _u6.add_(1)
@@ -914,8 +914,8 @@ def eafo_elu_bwd(x, alpha, epsilon, grad_output):
     _u2 = -_u0
     _u3 = _u2.add_(1)
     _u4 = -x
-    _u5 = _u4.clamp_(0.0, 1.0).ceil_()
-    _u6 = -_u5
+    _u5 = (1.0 - torch.clamp(-(_u4), 0.0, 1.0).ceil_())
+    _u6 = torch.mul(_u5, -1.0, out=_u4)
     _u7 = _u6.add_(1)
     _u8 = _at_least(x, 0.0)
     _u9 = (_u8*_u8)
@@ -963,8 +963,8 @@ def eafo_elu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
     _u2 = -_u1
     _u3 = _u2.add_(1)
     _u4 = -x
-    _u5 = _u4.clamp_(0.0, 1.0).ceil_()
-    _u6 = _u0 + 2
+    _u5 = (1.0 - torch.clamp(-(_u4), 0.0, 1.0).ceil_())
+    _u6 = torch.add(_u0, 2, out=_u4)
     _u7 = _u6.mul_(_u0).mul_(-0.5)
     _u8 = _u7.exp_()
     _u9 = _u0 + 1
@@ -983,7 +983,7 @@ def eafo_elu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
     _u22 = _u21.mul_(_u19).mul_(_u5).mul_(epsilon)
     _u23 = _u22.addcmul_(_u18, _u3)
     _u24 = _u23.mul_(_d_alpha)
-    _u25 = _u8*_finite(_u9, out=_u4)
+    _u25 = _u8*_finite(_u9, out=_u5)
     _u26 = _u25.mul_(_u17)
     _u27 = _finite_(_u12).mul_(_u15)
     _u28 = _u26.addcmul_(_u11, _u27)
@@ -1020,13 +1020,13 @@ def eafo_elu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_output):
     _u11 = (_u10*_u10)
     _u12 = _u11 - 1
     _u13 = -x
-    _u14 = _u13.clamp_(0.0, 1.0).ceil_()
+    _u14 = (1.0 - torch.clamp(-(_u13), 0.0, 1.0).ceil_())
     _u15 = torch.pow(alpha, -2)
     _u16 = _u14*_u15
-    _u17 = _u9*_finite(_u12)
+    _u17 = _u9*_finite(_u12, out=_u13)
     _u18 = _u17.mul_(_u16).mul_(epsilon)
     _u19 = _u18.add_(_u6)
-    _u20 = -_u14
+    _u20 = torch.mul(_u14, -1.0, out=_u13)
     _u21 = _u20.add_(1)
     _u22 = _at_least(x, 0.0)
     _u23 = (_u22*_u22)
@@ -1201,80 +1201,84 @@ def eafo_leaky_relu_fwd_script(x, alpha, epsilon):
 
 def eafo_leaky_relu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU input gradient ``grad_output * df/dx``."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _at_most(x, 0.0)
-    _u3 = _u2.square_()
-    _u4 = _at_least(x, 0.0)
-    _u5 = _u4.square_()
-    _u6 = -_u1
-    _u7 = _u6.add_(1)
-    _u8 = -0.7213475204444817*_u5
-    _u9 = _u8.exp2_()
-    _u10 = _u5.neg_()
-    _u11 = _u10.add_(1)
-    _u12 = _finite_(_u11).mul_(_u9)
-    _u13 = torch.reciprocal(alpha)
-    _u14 = torch.mul(_u3, -0.7213475204444817, out=_u8)
-    _u15 = _u14.exp2_()
-    _u16 = _u3.neg_()
-    _u17 = _u16.add_(1)
-    _u18 = _finite_(_u17).mul_(_u15)
-    _u19 = _u18.mul_(_u1).mul_(_u13)
-    _u20 = _u19.addcmul_(_u12, _u7)
-    _u21 = torch.clamp(x, 0.0, 1.0, out=_u8).ceil_()
-    _u22 = _u21.addcmul_(_u1, alpha).addcmul_(_u20, epsilon)
-    _u23 = _u22.mul_(grad_output)
-    return (_u23).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -x
+    _u2 = (1.0 - torch.clamp(-(_u1), 0.0, 1.0).ceil_())
+    _u3 = _at_most(x, 0.0, out=_u1)
+    _u4 = _u3.square_()
+    _u5 = _at_least(x, 0.0)
+    _u6 = _u5.square_()
+    _u7 = -_u0
+    _u8 = _u7.add_(1)
+    _u9 = -_u2
+    _u10 = _u9.add_(1)
+    _u11 = -0.7213475204444817*_u6
+    _u12 = _u11.exp2_()
+    _u13 = _u6.neg_()
+    _u14 = _u13.add_(1)
+    _u15 = _finite_(_u14).mul_(_u12)
+    _u16 = torch.reciprocal(alpha)
+    _u17 = torch.mul(_u4, -0.7213475204444817, out=_u11)
+    _u18 = _u17.exp2_()
+    _u19 = _u4.neg_()
+    _u20 = _u19.add_(1)
+    _u21 = _finite_(_u20).mul_(_u18)
+    _u22 = _u2.mul_(_u16).mul_(_u21)
+    _u23 = _u22.addcmul_(_u10, _u15)
+    _u24 = _u0.addcmul_(_u23, epsilon).addcmul_(_u8, alpha)
+    _u25 = _u24.mul_(grad_output)
+    return (_u25).to(x.dtype)
 
 
 def eafo_leaky_relu_bwd(x, alpha, epsilon, grad_output):
     """EafoLeakyReLU gradients with respect to x and alpha, epsilon."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _at_most(x, 0.0)
-    _u3 = (_u2*_u2)
-    _u4 = -0.7213475204444817*_u3
-    _u5 = _u4.exp2_()
-    _u6 = torch.reciprocal(alpha)
-    _u7 = _u1*_u6
-    _u8 = -_u1
-    _u9 = _u8.add_(1)
-    _u10 = _at_least(x, 0.0)
-    _u11 = (_u10*_u10)
-    _u12 = -0.7213475204444817*_u11
-    _u13 = _u12.exp2_()
-    _u14 = _u3.neg_()
-    _u15 = _u14.add_(1)
-    _u16 = _finite_(_u15).mul_(_u5)
-    _u17 = _u16.mul_(_u7)
-    _u18 = _u11.neg_()
-    _u19 = _u18.add_(1)
-    _u20 = _finite_(_u19).mul_(_u13)
-    _u21 = _u17.addcmul_(_u20, _u9)
-    _u22 = torch.clamp(x, 0.0, 1.0, out=_u11).ceil_()
-    _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
-    _u24 = _u23.mul_(grad_output)
-    _u25 = torch.pow(alpha, -2)
-    _u26 = torch.mul(_u2, -1.0, out=_u3)
-    _u27 = _finite_(_u26).mul_(_u5)
-    _u28 = _u1.mul_(_u25).mul_(_u27).mul_(epsilon)
-    _u29 = _u28.add_(_u2)
-    _u30 = _u29.mul_(grad_output)
-    _u31 = _finite_(_u2).mul_(_u5)
-    _u32 = _u31.mul_(_u7)
-    _u33 = _finite_(_u10).mul_(_u13)
-    _u34 = _u32.addcmul_(_u33, _u9)
-    _u35 = _u34.mul_(grad_output)
-    return (_u24).to(x.dtype), _reduce_to(_u30, alpha), _reduce_to(_u35, epsilon)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_most(x, 0.0)
+    _u2 = (_u1*_u1)
+    _u3 = -0.7213475204444817*_u2
+    _u4 = _u3.exp2_()
+    _u5 = -x
+    _u6 = (1.0 - torch.clamp(-(_u5), 0.0, 1.0).ceil_())
+    _u7 = torch.reciprocal(alpha)
+    _u8 = _u6*_u7
+    _u9 = torch.mul(_u6, -1.0, out=_u5)
+    _u10 = _u9.add_(1)
+    _u11 = _at_least(x, 0.0)
+    _u12 = (_u11*_u11)
+    _u13 = -0.7213475204444817*_u12
+    _u14 = _u13.exp2_()
+    _u15 = -_u0
+    _u16 = _u15.add_(1)
+    _u17 = _u2.neg_()
+    _u18 = _u17.add_(1)
+    _u19 = _finite_(_u18).mul_(_u4)
+    _u20 = _u19.mul_(_u8)
+    _u21 = _u12.neg_()
+    _u22 = _u21.add_(1)
+    _u23 = _finite_(_u22).mul_(_u14)
+    _u24 = _u20.addcmul_(_u10, _u23)
+    _u25 = _u0.addcmul_(_u16, alpha).addcmul_(_u24, epsilon)
+    _u26 = _u25.mul_(grad_output)
+    _u27 = torch.pow(alpha, -2)
+    _u28 = torch.mul(_u1, -1.0, out=_u12)
+    _u29 = _finite_(_u28).mul_(_u4)
+    _u30 = _u29.mul_(_u27).mul_(_u6).mul_(epsilon)
+    _u31 = _u30.add_(_u1)
+    _u32 = _u31.mul_(grad_output)
+    _u33 = _finite_(_u1).mul_(_u4)
+    _u34 = _u33.mul_(_u8)
+    _u35 = _finite_(_u11).mul_(_u14)
+    _u36 = _u34.addcmul_(_u10, _u35)
+    _u37 = _u36.mul_(grad_output)
+    return (_u26).to(x.dtype), _reduce_to(_u32, alpha), _reduce_to(_u37, epsilon)
 
 
 def eafo_leaky_relu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
     """EafoLeakyReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
     _u0 = _at_most(x, 0.0)
     _u1 = -x
-    _u2 = _u1.clamp_(0.0, 1.0).ceil_()
-    _u3 = (_u0*_u0)
+    _u2 = (1.0 - torch.clamp(-(_u1), 0.0, 1.0).ceil_())
+    _u3 = torch.mul(_u0, _u0, out=_u1)
     _u4 = -0.7213475204444817*_u3
     _u5 = _u4.exp2_()
     _u6 = torch.reciprocal(alpha)
@@ -1285,83 +1289,87 @@ def eafo_leaky_relu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
     _u11 = (_u10*_u10)
     _u12 = -0.7213475204444817*_u11
     _u13 = _u12.exp2_()
-    _u14 = torch.pow(alpha, -2)
-    _u15 = -_u0
-    _u16 = _finite_(_u15).mul_(_u5)
-    _u17 = _u16.mul_(_u14).mul_(_u2).mul_(epsilon)
-    _u18 = _u17.add_(_u0)
-    _u19 = _u18.mul_(_d_alpha)
-    _u20 = _finite_(_u0).mul_(_u5)
-    _u21 = _u20.mul_(_u7)
-    _u22 = _finite_(_u10).mul_(_u13)
-    _u23 = _u21.addcmul_(_u22, _u9)
-    _u24 = _u3.neg_()
-    _u25 = _u24.add_(1)
-    _u26 = _finite_(_u25).mul_(_u5)
-    _u27 = _u26.mul_(_u7)
-    _u28 = _u11.neg_()
-    _u29 = _u28.add_(1)
-    _u30 = _finite_(_u29).mul_(_u13)
-    _u31 = _u27.addcmul_(_u30, _u9)
-    _u32 = torch.clamp(x, 0.0, 1.0, out=_u10).ceil_()
-    _u33 = _u32.addcmul_(_u2, alpha).addcmul_(_u31, epsilon)
-    _u34 = _u19.addcmul_(_d_epsilon, _u23).addcmul_(_d_x, _u33)
-    return (_u34).to(x.dtype)
+    _u14 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u15 = torch.pow(alpha, -2)
+    _u16 = -_u0
+    _u17 = _finite_(_u16).mul_(_u5)
+    _u18 = _u17.mul_(_u15).mul_(_u2).mul_(epsilon)
+    _u19 = _u18.add_(_u0)
+    _u20 = _u19.mul_(_d_alpha)
+    _u21 = _finite_(_u0).mul_(_u5)
+    _u22 = _u21.mul_(_u7)
+    _u23 = _finite_(_u10).mul_(_u13)
+    _u24 = _u22.addcmul_(_u23, _u9)
+    _u25 = torch.mul(_u14, -1.0, out=_u2)
+    _u26 = _u25.add_(1)
+    _u27 = _u3.neg_()
+    _u28 = _u27.add_(1)
+    _u29 = _finite_(_u28).mul_(_u5)
+    _u30 = _u29.mul_(_u7)
+    _u31 = _u11.neg_()
+    _u32 = _u31.add_(1)
+    _u33 = _finite_(_u32).mul_(_u13)
+    _u34 = _u30.addcmul_(_u33, _u9)
+    _u35 = _u14.addcmul_(_u26, alpha).addcmul_(_u34, epsilon)
+    _u36 = _u20.addcmul_(_d_epsilon, _u24).addcmul_(_d_x, _u35)
+    return (_u36).to(x.dtype)
 
 
 def eafo_leaky_relu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_output):
     """EafoLeakyReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _at_most(x, 0.0)
-    _u3 = (_u2*_u2)
-    _u4 = -0.7213475204444817*_u3
-    _u5 = _u4.exp2_()
-    _u6 = _u3 - 1
+    _u0 = _at_most(x, 0.0)
+    _u1 = (_u0*_u0)
+    _u2 = -0.7213475204444817*_u1
+    _u3 = _u2.exp2_()
+    _u4 = _u1 - 1
+    _u5 = -x
+    _u6 = (1.0 - torch.clamp(-(_u5), 0.0, 1.0).ceil_())
     _u7 = torch.pow(alpha, -2)
-    _u8 = _u1*_u7
-    _u9 = _u5*_finite(_u6)
-    _u10 = _u9.mul_(_u8).mul_(epsilon)
-    _u11 = _u10.add_(_u1)
-    _u12 = torch.reciprocal(alpha)
-    _u13 = _u1*_u12
-    _u14 = -_u1
-    _u15 = _u14.add_(1)
-    _u16 = _at_least(x, 0.0)
-    _u17 = (_u16*_u16)
-    _u18 = -0.7213475204444817*_u17
-    _u19 = _u18.exp2_()
-    _u20 = _u6.neg_()
-    _u21 = _finite_(_u20).mul_(_u5)
-    _u22 = _u21.mul_(_u13)
-    _u23 = -_u17
-    _u24 = _u23.add_(1)
-    _u25 = _finite_(_u24).mul_(_u19)
-    _u26 = _u22.addcmul_(_u15, _u25)
-    _u27 = torch.mul(_u2, -1.0, out=_u23)
-    _u28 = _finite_(_u27).mul_(_u5)
-    _u29 = _u28.mul_(_u8)
-    _u30 = _u3.add_(-3)
-    _u31 = _u30.mul_(_u2)
-    _u32 = _finite_(_u31).mul_(_u5)
-    _u33 = _u13.mul_(_u32)
-    _u34 = _u17.add_(-3)
-    _u35 = _u16.mul_(_u34)
-    _u36 = _finite_(_u35).mul_(_u19)
-    _u37 = _u33.addcmul_(_u15, _u36)
-    _u38 = _u37.mul_(_d_x).mul_(epsilon)
-    _u39 = _u38.addcmul_(_d_alpha, _u11).addcmul_(_d_epsilon, _u26)
-    _u40 = _u39.mul_(grad_output)
-    _u41 = torch.pow(alpha, -3)
-    _u42 = _u2.mul_(2)
-    _u43 = _finite_(_u42).mul_(_u5)
-    _u44 = _u1.mul_(_d_alpha).mul_(_u41).mul_(_u43).mul_(epsilon)
-    _u45 = _u44.addcmul_(_d_epsilon, _u29).addcmul_(_d_x, _u11)
-    _u46 = _u45.mul_(grad_output)
-    _u47 = _u26.mul_(_d_x)
-    _u48 = _u47.addcmul_(_d_alpha, _u29)
-    _u49 = _u48.mul_(grad_output)
-    return (_u40).to(x.dtype), (_u46), (_u49)
+    _u8 = _u6*_u7
+    _u9 = torch.clamp(x, 0.0, 1.0, out=_u5).ceil_()
+    _u10 = _u9.neg_()
+    _u11 = _u3*_finite(_u4)
+    _u12 = _u11.mul_(_u8).mul_(epsilon)
+    _u13 = _u10.add_(1).add_(_u12)
+    _u14 = torch.reciprocal(alpha)
+    _u15 = _u14*_u6
+    _u16 = torch.mul(_u6, -1.0, out=_u11)
+    _u17 = _u16.add_(1)
+    _u18 = _at_least(x, 0.0)
+    _u19 = (_u18*_u18)
+    _u20 = -0.7213475204444817*_u19
+    _u21 = _u20.exp2_()
+    _u22 = _u4.neg_()
+    _u23 = _finite_(_u22).mul_(_u3)
+    _u24 = _u23.mul_(_u15)
+    _u25 = -_u19
+    _u26 = _u25.add_(1)
+    _u27 = _finite_(_u26).mul_(_u21)
+    _u28 = _u24.addcmul_(_u17, _u27)
+    _u29 = torch.mul(_u0, -1.0, out=_u25)
+    _u30 = _finite_(_u29).mul_(_u3)
+    _u31 = _u30.mul_(_u8)
+    _u32 = _u1.add_(-3)
+    _u33 = _u32.mul_(_u0)
+    _u34 = _finite_(_u33).mul_(_u3)
+    _u35 = _u15.mul_(_u34)
+    _u36 = _u19.add_(-3)
+    _u37 = _u18.mul_(_u36)
+    _u38 = _finite_(_u37).mul_(_u21)
+    _u39 = _u35.addcmul_(_u17, _u38)
+    _u40 = _u39.mul_(_d_x).mul_(epsilon)
+    _u41 = _u40.addcmul_(_d_alpha, _u13).addcmul_(_d_epsilon, _u28)
+    _u42 = _u41.mul_(grad_output)
+    _u43 = torch.pow(alpha, -3)
+    _u44 = _u0.mul_(2)
+    _u45 = _finite_(_u44).mul_(_u3)
+    _u46 = _u45.mul_(_d_alpha).mul_(_u43).mul_(_u6).mul_(epsilon)
+    _u47 = _u46.addcmul_(_d_epsilon, _u31).addcmul_(_d_x, _u13)
+    _u48 = _u47.mul_(grad_output)
+    _u49 = _u28.mul_(_d_x)
+    _u50 = _u49.addcmul_(_d_alpha, _u31)
+    _u51 = _u50.mul_(grad_output)
+    return (_u42).to(x.dtype), (_u48), (_u51)
 
 
 _EAFO_LEAKY_RELU_DERIVATIVES = _Derivatives(eafo_leaky_relu_bwd_x, eafo_leaky_relu_bwd, eafo_leaky_relu_jvp, eafo_leaky_relu_hvp)
@@ -1495,80 +1503,84 @@ def eafo_prelu_fwd_script(x, alpha, epsilon):
 
 def eafo_prelu_bwd_x(x, alpha, epsilon, grad_output):
     """EafoPReLU input gradient ``grad_output * df/dx``."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _at_most(x, 0.0)
-    _u3 = _u2.square_()
-    _u4 = _at_least(x, 0.0)
-    _u5 = _u4.square_()
-    _u6 = -_u1
-    _u7 = _u6.add_(1)
-    _u8 = -0.7213475204444817*_u5
-    _u9 = _u8.exp2_()
-    _u10 = _u5.neg_()
-    _u11 = _u10.add_(1)
-    _u12 = _finite_(_u11).mul_(_u9)
-    _u13 = torch.reciprocal(alpha)
-    _u14 = torch.mul(_u3, -0.7213475204444817, out=_u8)
-    _u15 = _u14.exp2_()
-    _u16 = _u3.neg_()
-    _u17 = _u16.add_(1)
-    _u18 = _finite_(_u17).mul_(_u15)
-    _u19 = _u18.mul_(_u1).mul_(_u13)
-    _u20 = _u19.addcmul_(_u12, _u7)
-    _u21 = torch.clamp(x, 0.0, 1.0, out=_u8).ceil_()
-    _u22 = _u21.addcmul_(_u1, alpha).addcmul_(_u20, epsilon)
-    _u23 = _u22.mul_(grad_output)
-    return (_u23).to(x.dtype)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -x
+    _u2 = (1.0 - torch.clamp(-(_u1), 0.0, 1.0).ceil_())
+    _u3 = _at_most(x, 0.0, out=_u1)
+    _u4 = _u3.square_()
+    _u5 = _at_least(x, 0.0)
+    _u6 = _u5.square_()
+    _u7 = -_u0
+    _u8 = _u7.add_(1)
+    _u9 = -_u2
+    _u10 = _u9.add_(1)
+    _u11 = -0.7213475204444817*_u6
+    _u12 = _u11.exp2_()
+    _u13 = _u6.neg_()
+    _u14 = _u13.add_(1)
+    _u15 = _finite_(_u14).mul_(_u12)
+    _u16 = torch.reciprocal(alpha)
+    _u17 = torch.mul(_u4, -0.7213475204444817, out=_u11)
+    _u18 = _u17.exp2_()
+    _u19 = _u4.neg_()
+    _u20 = _u19.add_(1)
+    _u21 = _finite_(_u20).mul_(_u18)
+    _u22 = _u2.mul_(_u16).mul_(_u21)
+    _u23 = _u22.addcmul_(_u10, _u15)
+    _u24 = _u0.addcmul_(_u23, epsilon).addcmul_(_u8, alpha)
+    _u25 = _u24.mul_(grad_output)
+    return (_u25).to(x.dtype)
 
 
 def eafo_prelu_bwd(x, alpha, epsilon, grad_output):
     """EafoPReLU gradients with respect to x and alpha, epsilon."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _at_most(x, 0.0)
-    _u3 = (_u2*_u2)
-    _u4 = -0.7213475204444817*_u3
-    _u5 = _u4.exp2_()
-    _u6 = torch.reciprocal(alpha)
-    _u7 = _u1*_u6
-    _u8 = -_u1
-    _u9 = _u8.add_(1)
-    _u10 = _at_least(x, 0.0)
-    _u11 = (_u10*_u10)
-    _u12 = -0.7213475204444817*_u11
-    _u13 = _u12.exp2_()
-    _u14 = _u3.neg_()
-    _u15 = _u14.add_(1)
-    _u16 = _finite_(_u15).mul_(_u5)
-    _u17 = _u16.mul_(_u7)
-    _u18 = _u11.neg_()
-    _u19 = _u18.add_(1)
-    _u20 = _finite_(_u19).mul_(_u13)
-    _u21 = _u17.addcmul_(_u20, _u9)
-    _u22 = torch.clamp(x, 0.0, 1.0, out=_u11).ceil_()
-    _u23 = _u22.addcmul_(_u1, alpha).addcmul_(_u21, epsilon)
-    _u24 = _u23.mul_(grad_output)
-    _u25 = torch.pow(alpha, -2)
-    _u26 = torch.mul(_u2, -1.0, out=_u3)
-    _u27 = _finite_(_u26).mul_(_u5)
-    _u28 = _u1.mul_(_u25).mul_(_u27).mul_(epsilon)
-    _u29 = _u28.add_(_u2)
-    _u30 = _u29.mul_(grad_output)
-    _u31 = _finite_(_u2).mul_(_u5)
-    _u32 = _u31.mul_(_u7)
-    _u33 = _finite_(_u10).mul_(_u13)
-    _u34 = _u32.addcmul_(_u33, _u9)
-    _u35 = _u34.mul_(grad_output)
-    return (_u24).to(x.dtype), _reduce_to(_u30, alpha), _reduce_to(_u35, epsilon)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_most(x, 0.0)
+    _u2 = (_u1*_u1)
+    _u3 = -0.7213475204444817*_u2
+    _u4 = _u3.exp2_()
+    _u5 = -x
+    _u6 = (1.0 - torch.clamp(-(_u5), 0.0, 1.0).ceil_())
+    _u7 = torch.reciprocal(alpha)
+    _u8 = _u6*_u7
+    _u9 = torch.mul(_u6, -1.0, out=_u5)
+    _u10 = _u9.add_(1)
+    _u11 = _at_least(x, 0.0)
+    _u12 = (_u11*_u11)
+    _u13 = -0.7213475204444817*_u12
+    _u14 = _u13.exp2_()
+    _u15 = -_u0
+    _u16 = _u15.add_(1)
+    _u17 = _u2.neg_()
+    _u18 = _u17.add_(1)
+    _u19 = _finite_(_u18).mul_(_u4)
+    _u20 = _u19.mul_(_u8)
+    _u21 = _u12.neg_()
+    _u22 = _u21.add_(1)
+    _u23 = _finite_(_u22).mul_(_u14)
+    _u24 = _u20.addcmul_(_u10, _u23)
+    _u25 = _u0.addcmul_(_u16, alpha).addcmul_(_u24, epsilon)
+    _u26 = _u25.mul_(grad_output)
+    _u27 = torch.pow(alpha, -2)
+    _u28 = torch.mul(_u1, -1.0, out=_u12)
+    _u29 = _finite_(_u28).mul_(_u4)
+    _u30 = _u29.mul_(_u27).mul_(_u6).mul_(epsilon)
+    _u31 = _u30.add_(_u1)
+    _u32 = _u31.mul_(grad_output)
+    _u33 = _finite_(_u1).mul_(_u4)
+    _u34 = _u33.mul_(_u8)
+    _u35 = _finite_(_u11).mul_(_u14)
+    _u36 = _u34.addcmul_(_u10, _u35)
+    _u37 = _u36.mul_(grad_output)
+    return (_u26).to(x.dtype), _reduce_to(_u32, alpha), _reduce_to(_u37, epsilon)
 
 
 def eafo_prelu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
     """EafoPReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
     _u0 = _at_most(x, 0.0)
     _u1 = -x
-    _u2 = _u1.clamp_(0.0, 1.0).ceil_()
-    _u3 = (_u0*_u0)
+    _u2 = (1.0 - torch.clamp(-(_u1), 0.0, 1.0).ceil_())
+    _u3 = torch.mul(_u0, _u0, out=_u1)
     _u4 = -0.7213475204444817*_u3
     _u5 = _u4.exp2_()
     _u6 = torch.reciprocal(alpha)
@@ -1579,83 +1591,87 @@ def eafo_prelu_jvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon):
     _u11 = (_u10*_u10)
     _u12 = -0.7213475204444817*_u11
     _u13 = _u12.exp2_()
-    _u14 = torch.pow(alpha, -2)
-    _u15 = -_u0
-    _u16 = _finite_(_u15).mul_(_u5)
-    _u17 = _u16.mul_(_u14).mul_(_u2).mul_(epsilon)
-    _u18 = _u17.add_(_u0)
-    _u19 = _u18.mul_(_d_alpha)
-    _u20 = _finite_(_u0).mul_(_u5)
-    _u21 = _u20.mul_(_u7)
-    _u22 = _finite_(_u10).mul_(_u13)
-    _u23 = _u21.addcmul_(_u22, _u9)
-    _u24 = _u3.neg_()
-    _u25 = _u24.add_(1)
-    _u26 = _finite_(_u25).mul_(_u5)
-    _u27 = _u26.mul_(_u7)
-    _u28 = _u11.neg_()
-    _u29 = _u28.add_(1)
-    _u30 = _finite_(_u29).mul_(_u13)
-    _u31 = _u27.addcmul_(_u30, _u9)
-    _u32 = torch.clamp(x, 0.0, 1.0, out=_u10).ceil_()
-    _u33 = _u32.addcmul_(_u2, alpha).addcmul_(_u31, epsilon)
-    _u34 = _u19.addcmul_(_d_epsilon, _u23).addcmul_(_d_x, _u33)
-    return (_u34).to(x.dtype)
+    _u14 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u15 = torch.pow(alpha, -2)
+    _u16 = -_u0
+    _u17 = _finite_(_u16).mul_(_u5)
+    _u18 = _u17.mul_(_u15).mul_(_u2).mul_(epsilon)
+    _u19 = _u18.add_(_u0)
+    _u20 = _u19.mul_(_d_alpha)
+    _u21 = _finite_(_u0).mul_(_u5)
+    _u22 = _u21.mul_(_u7)
+    _u23 = _finite_(_u10).mul_(_u13)
+    _u24 = _u22.addcmul_(_u23, _u9)
+    _u25 = torch.mul(_u14, -1.0, out=_u2)
+    _u26 = _u25.add_(1)
+    _u27 = _u3.neg_()
+    _u28 = _u27.add_(1)
+    _u29 = _finite_(_u28).mul_(_u5)
+    _u30 = _u29.mul_(_u7)
+    _u31 = _u11.neg_()
+    _u32 = _u31.add_(1)
+    _u33 = _finite_(_u32).mul_(_u13)
+    _u34 = _u30.addcmul_(_u33, _u9)
+    _u35 = _u14.addcmul_(_u26, alpha).addcmul_(_u34, epsilon)
+    _u36 = _u20.addcmul_(_d_epsilon, _u24).addcmul_(_d_x, _u35)
+    return (_u36).to(x.dtype)
 
 
 def eafo_prelu_hvp(x, alpha, epsilon, _d_x, _d_alpha, _d_epsilon, grad_output):
     """EafoPReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _at_most(x, 0.0)
-    _u3 = (_u2*_u2)
-    _u4 = -0.7213475204444817*_u3
-    _u5 = _u4.exp2_()
-    _u6 = _u3 - 1
+    _u0 = _at_most(x, 0.0)
+    _u1 = (_u0*_u0)
+    _u2 = -0.7213475204444817*_u1
+    _u3 = _u2.exp2_()
+    _u4 = _u1 - 1
+    _u5 = -x
+    _u6 = (1.0 - torch.clamp(-(_u5), 0.0, 1.0).ceil_())
     _u7 = torch.pow(alpha, -2)
-    _u8 = _u1*_u7
-    _u9 = _u5*_finite(_u6)
-    _u10 = _u9.mul_(_u8).mul_(epsilon)
-    _u11 = _u10.add_(_u1)
-    _u12 = torch.reciprocal(alpha)
-    _u13 = _u1*_u12
-    _u14 = -_u1
-    _u15 = _u14.add_(1)
-    _u16 = _at_least(x, 0.0)
-    _u17 = (_u16*_u16)
-    _u18 = -0.7213475204444817*_u17
-    _u19 = _u18.exp2_()
-    _u20 = _u6.neg_()
-    _u21 = _finite_(_u20).mul_(_u5)
-    _u22 = _u21.mul_(_u13)
-    _u23 = -_u17
-    _u24 = _u23.add_(1)
-    _u25 = _finite_(_u24).mul_(_u19)
-    _u26 = _u22.addcmul_(_u15, _u25)
-    _u27 = torch.mul(_u2, -1.0, out=_u23)
-    _u28 = _finite_(_u27).mul_(_u5)
-    _u29 = _u28.mul_(_u8)
-    _u30 = _u3.add_(-3)
-    _u31 = _u30.mul_(_u2)
-    _u32 = _finite_(_u31).mul_(_u5)
-    _u33 = _u13.mul_(_u32)
-    _u34 = _u17.add_(-3)
-    _u35 = _u16.mul_(_u34)
-    _u36 = _finite_(_u35).mul_(_u19)
-    _u37 = _u33.addcmul_(_u15, _u36)
-    _u38 = _u37.mul_(_d_x).mul_(epsilon)
-    _u39 = _u38.addcmul_(_d_alpha, _u11).addcmul_(_d_epsilon, _u26)
-    _u40 = _u39.mul_(grad_output)
-    _u41 = torch.pow(alpha, -3)
-    _u42 = _u2.mul_(2)
-    _u43 = _finite_(_u42).mul_(_u5)
-    _u44 = _u1.mul_(_d_alpha).mul_(_u41).mul_(_u43).mul_(epsilon)
-    _u45 = _u44.addcmul_(_d_epsilon, _u29).addcmul_(_d_x, _u11)
-    _u46 = _u45.mul_(grad_output)
-    _u47 = _u26.mul_(_d_x)
-    _u48 = _u47.addcmul_(_d_alpha, _u29)
-    _u49 = _u48.mul_(grad_output)
-    return (_u40).to(x.dtype), (_u46), (_u49)
+    _u8 = _u6*_u7
+    _u9 = torch.clamp(x, 0.0, 1.0, out=_u5).ceil_()
+    _u10 = _u9.neg_()
+    _u11 = _u3*_finite(_u4)
+    _u12 = _u11.mul_(_u8).mul_(epsilon)
+    _u13 = _u10.add_(1).add_(_u12)
+    _u14 = torch.reciprocal(alpha)
+    _u15 = _u14*_u6
+    _u16 = torch.mul(_u6, -1.0, out=_u11)
+    _u17 = _u16.add_(1)
+    _u18 = _at_least(x, 0.0)
+    _u19 = (_u18*_u18)
+    _u20 = -0.7213475204444817*_u19
+    _u21 = _u20.exp2_()
+    _u22 = _u4.neg_()
+    _u23 = _finite_(_u22).mul_(_u3)
+    _u24 = _u23.mul_(_u15)
+    _u25 = -_u19
+    _u26 = _u25.add_(1)
+    _u27 = _finite_(_u26).mul_(_u21)
+    _u28 = _u24.addcmul_(_u17, _u27)
+    _u29 = torch.mul(_u0, -1.0, out=_u25)
+    _u30 = _finite_(_u29).mul_(_u3)
+    _u31 = _u30.mul_(_u8)
+    _u32 = _u1.add_(-3)
+    _u33 = _u32.mul_(_u0)
+    _u34 = _finite_(_u33).mul_(_u3)
+    _u35 = _u15.mul_(_u34)
+    _u36 = _u19.add_(-3)
+    _u37 = _u18.mul_(_u36)
+    _u38 = _finite_(_u37).mul_(_u21)
+    _u39 = _u35.addcmul_(_u17, _u38)
+    _u40 = _u39.mul_(_d_x).mul_(epsilon)
+    _u41 = _u40.addcmul_(_d_alpha, _u13).addcmul_(_d_epsilon, _u28)
+    _u42 = _u41.mul_(grad_output)
+    _u43 = torch.pow(alpha, -3)
+    _u44 = _u0.mul_(2)
+    _u45 = _finite_(_u44).mul_(_u3)
+    _u46 = _u45.mul_(_d_alpha).mul_(_u43).mul_(_u6).mul_(epsilon)
+    _u47 = _u46.addcmul_(_d_epsilon, _u31).addcmul_(_d_x, _u13)
+    _u48 = _u47.mul_(grad_output)
+    _u49 = _u28.mul_(_d_x)
+    _u50 = _u49.addcmul_(_d_alpha, _u31)
+    _u51 = _u50.mul_(grad_output)
+    return (_u42).to(x.dtype), (_u48), (_u51)
 
 
 _EAFO_PRELU_DERIVATIVES = _Derivatives(eafo_prelu_bwd_x, eafo_prelu_bwd, eafo_prelu_jvp, eafo_prelu_hvp)
@@ -3110,46 +3126,47 @@ def leaky_relu_fwd_script(x, alpha):
 
 def leaky_relu_bwd_x(x, alpha, grad_output):
     """LeakyReLU input gradient ``grad_output * df/dx``."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u3 = _u2.addcmul_(_u1, alpha)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = _u0.addcmul_(_u2, alpha)
     _u4 = _u3.mul_(grad_output)
     return (_u4).to(x.dtype)
 
 
 def leaky_relu_bwd(x, alpha, grad_output):
     """LeakyReLU gradients with respect to x and alpha."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u3 = _u2.addcmul_(_u1, alpha)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = _u0.addcmul_(_u2, alpha)
     _u4 = _u3.mul_(grad_output)
-    _u5 = _at_most(x, 0.0, out=_u0)
+    _u5 = _at_most(x, 0.0, out=_u1)
     _u6 = _u5.mul_(grad_output)
     return (_u4).to(x.dtype), _reduce_to(_u6, alpha)
 
 
 def leaky_relu_jvp(x, alpha, _d_x, _d_alpha):
     """LeakyReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
-    _u0 = _at_most(x, 0.0)
-    _u1 = _u0.mul_(_d_alpha)
-    _u2 = -x
-    _u3 = _u2.clamp_(0.0, 1.0).ceil_()
-    _u4 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u5 = _u4.addcmul_(_u3, alpha)
-    _u6 = _u1.addcmul_(_d_x, _u5)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_most(x, 0.0)
+    _u2 = _u1.mul_(_d_alpha)
+    _u3 = -_u0
+    _u4 = _u3.add_(1)
+    _u5 = _u0.addcmul_(_u4, alpha)
+    _u6 = _u2.addcmul_(_d_x, _u5)
     return (_u6).to(x.dtype)
 
 
 def leaky_relu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
     """LeakyReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _u1.mul_(grad_output)
-    _u3 = _d_alpha*_u2
-    _u4 = _u2.mul_(_d_x)
-    return (_u3).to(x.dtype), (_u4)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _u0.neg_()
+    _u2 = _u1.add_(1)
+    _u3 = _u2.mul_(grad_output)
+    _u4 = _d_alpha*_u3
+    _u5 = _u3.mul_(_d_x)
+    return (_u4).to(x.dtype), (_u5)
 
 
 _LEAKY_RELU_DERIVATIVES = _Derivatives(leaky_relu_bwd_x, leaky_relu_bwd, leaky_relu_jvp, leaky_relu_hvp)
@@ -3390,46 +3407,47 @@ def prelu_fwd_script(x, alpha):
 
 def prelu_bwd_x(x, alpha, grad_output):
     """PReLU input gradient ``grad_output * df/dx``."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u3 = _u2.addcmul_(_u1, alpha)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = _u0.addcmul_(_u2, alpha)
     _u4 = _u3.mul_(grad_output)
     return (_u4).to(x.dtype)
 
 
 def prelu_bwd(x, alpha, grad_output):
     """PReLU gradients with respect to x and alpha."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u3 = _u2.addcmul_(_u1, alpha)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = -_u0
+    _u2 = _u1.add_(1)
+    _u3 = _u0.addcmul_(_u2, alpha)
     _u4 = _u3.mul_(grad_output)
-    _u5 = _at_most(x, 0.0, out=_u0)
+    _u5 = _at_most(x, 0.0, out=_u1)
     _u6 = _u5.mul_(grad_output)
     return (_u4).to(x.dtype), _reduce_to(_u6, alpha)
 
 
 def prelu_jvp(x, alpha, _d_x, _d_alpha):
     """PReLU derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters)."""
-    _u0 = _at_most(x, 0.0)
-    _u1 = _u0.mul_(_d_alpha)
-    _u2 = -x
-    _u3 = _u2.clamp_(0.0, 1.0).ceil_()
-    _u4 = torch.clamp(x, 0.0, 1.0).ceil_()
-    _u5 = _u4.addcmul_(_u3, alpha)
-    _u6 = _u1.addcmul_(_d_x, _u5)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _at_most(x, 0.0)
+    _u2 = _u1.mul_(_d_alpha)
+    _u3 = -_u0
+    _u4 = _u3.add_(1)
+    _u5 = _u0.addcmul_(_u4, alpha)
+    _u6 = _u2.addcmul_(_d_x, _u5)
     return (_u6).to(x.dtype)
 
 
 def prelu_hvp(x, alpha, _d_x, _d_alpha, grad_output):
     """PReLU ``grad_output * sum_v _d_v * d2f/du dv`` for u = x and each parameter (elementwise)."""
-    _u0 = -x
-    _u1 = _u0.clamp_(0.0, 1.0).ceil_()
-    _u2 = _u1.mul_(grad_output)
-    _u3 = _d_alpha*_u2
-    _u4 = _u2.mul_(_d_x)
-    return (_u3).to(x.dtype), (_u4)
+    _u0 = torch.clamp(x, 0.0, 1.0).ceil_()
+    _u1 = _u0.neg_()
+    _u2 = _u1.add_(1)
+    _u3 = _u2.mul_(grad_output)
+    _u4 = _d_alpha*_u3
+    _u5 = _u3.mul_(_d_x)
+    return (_u4).to(x.dtype), (_u5)
 
 
 _PRELU_DERIVATIVES = _Derivatives(prelu_bwd_x, prelu_bwd, prelu_jvp, prelu_hvp)

@@ -179,3 +179,31 @@ def test_crrelu_with_a_nan_epsilon_outputs_nan():
     m = gen.CRReLU(epsilon=math.nan)
     y = m(torch.tensor([-3.0, 0.5, 2.0, 1e30]))
     assert torch.isnan(y).all()
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_the_gradient_at_a_kink_is_torch_nns(name):
+    """At x = 0 torch.nn returns the left derivative (ReLU 0, LeakyReLU its slope, ELU alpha)."""
+    ours, theirs = _pair(name, **CUSTOM[name])
+    ours, theirs = ours.double(), theirs.double()
+    x1 = torch.zeros(1, 3, dtype=torch.float64, requires_grad=True)  # PReLU: 3 channels
+    x2 = torch.zeros(1, 3, dtype=torch.float64, requires_grad=True)
+    ours(x1 * 1).sum().backward()
+    theirs(x2 * 1).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["eafo_leaky_relu", "eafo_prelu"])
+def test_a_derived_activation_gives_its_left_derivative_at_the_kink(name):
+    """The printed gradient at 0 is SymPy's one-sided limit from the left, not a blend."""
+    act = catalog.get(name)
+    # Not the defaults: EAFO-LeakyReLU's slopes alpha + eps/alpha and 1 + eps agree there.
+    values = {p: (0.3 if str(p) == "alpha" else 0.05) for p in act.params}
+    d = sp.diff(act.expr, x).subs(values)
+    left = float(sp.limit(d, x, 0, "-"))
+    right = float(sp.limit(d, x, 0, "+"))
+    assert abs(left - right) > 1e-3  # a kink indeed
+    module = gen.ACTIVATIONS[name](**{str(p): v for p, v in values.items()}).double()
+    t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    module(t).sum().backward()
+    assert float(t.grad) == pytest.approx(left, rel=1e-7, abs=1e-12)

@@ -78,15 +78,52 @@ def _lean(d: sp.Expr) -> sp.Expr:
 
 
 def _torch_subgradient(e: sp.Expr) -> sp.Expr:
-    """Heaviside(u, 1/2) -> Heaviside(u, 0): d max(0, x)/dx at 0 is 0, as in torch's relu.
+    """SymPy's steps ``Heaviside(u, 1/2)`` at a kink -> the left derivative, torch.nn's choice.
 
-    SymPy's derivative of Max/Min carries its default value 1/2 at the kink;
-    any subgradient is correct there and torch's convention keeps
-    gradients identical to the built-in modules.
+    SymPy's derivative of Max/Min carries the value 1/2 at the kink, and a
+    sum of such steps is no one-sided derivative at all (``d/dx`` of
+    ``alpha*min(0, x) + max(0, x)`` would be ``(1 + alpha)/2`` there, with
+    value 0 at 0 it would be 0, outside ``[alpha, 1]``). Each step takes its
+    value from the left instead, SymPy's and the stable forms' own piece
+    selectors alike: ``Heaviside(u, 0)`` where ``u`` increases, ``1 -
+    Heaviside(-u, 0)`` where it decreases (so every step is printed in the
+    one cheap ``ceil(clamp(u, 0, 1))`` form). The result is ``f'(x0-)``
+    wherever the steps' coefficients are continuous, which is what torch.nn's
+    ReLU, LeakyReLU, PReLU, ELU, CELU and SELU return at 0.
+
+    >>> from eafo_sym.symbolic.symbols import x
+    >>> _torch_subgradient(sp.diff(sp.Min(0, x) / 10 + sp.Max(0, x), x)).subs(x, 0)
+    1/10
+    >>> _torch_subgradient(sp.Piecewise((2 * x, x < 0), (x, True))).args[0][1]
+    x <= 0
     """
+
+    def left(a: sp.Heaviside) -> sp.Expr:
+        u = a.args[0]
+        slope = sp.diff(u, X)
+        if slope.is_number and slope.is_negative:
+            return 1 - sp.Heaviside(-u, 0)
+        return sp.Heaviside(u, 0)
+
+    def closed_on_the_left(r: sp.Rel) -> sp.Rel:
+        slope = sp.diff(r.lhs - r.rhs, X)
+        if not (slope.is_number and slope.is_nonzero):
+            return r
+        # Just left of the kink lhs - rhs has the sign of -slope: is r true there?
+        below = isinstance(r, (sp.StrictLessThan, sp.LessThan))
+        holds_left = below == bool(slope.is_positive)
+        if holds_left:
+            return (sp.LessThan if below else sp.GreaterThan)(r.lhs, r.rhs)
+        return (sp.StrictLessThan if below else sp.StrictGreaterThan)(r.lhs, r.rhs)
+
+    # Every step, also the stable forms' own Heaviside(-x, 0) piece selectors, and every
+    # Piecewise condition: a derivative mixing sides at a kink (EAFO-LeakyReLU's 1/alpha
+    # piece on x < 0) is neither one-sided value.
+    e = e.replace(lambda a: isinstance(a, sp.Heaviside), left)
     return e.replace(
-        lambda a: isinstance(a, sp.Heaviside) and a.args[1:] in ((), (sp.S.Half,)),
-        lambda a: sp.Heaviside(a.args[0], 0),
+        lambda a: isinstance(a, (sp.StrictLessThan, sp.LessThan, sp.StrictGreaterThan,
+                                 sp.GreaterThan)) and a.has(X),
+        closed_on_the_left,
     )
 
 

@@ -472,7 +472,7 @@ void eafo_elu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restr
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
     const V t0 = (x*x);
-    return g*(p_epsilon*V::blendv((eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0))), inv0*(eafo_exp(V(T(-0.5))*x*(V(T(2.0)) + x))*eafo_finite((V(T(1.0)) - ((V(T(1.0)) + x)*(V(T(1.0)) + x))))), (x < V(T(0.0)))) + V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), (x > V(T(0.0)))));
+    return g*(p_epsilon*V::blendv((eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0))), inv0*(eafo_exp(V(T(-0.5))*x*(V(T(2.0)) + x))*eafo_finite((V(T(1.0)) - ((V(T(1.0)) + x)*(V(T(1.0)) + x))))), (x <= V(T(0.0)))) + V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), (x > V(T(0.0)))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -498,7 +498,7 @@ std::array<double, 2> eafo_elu_bwd_k(const T* __restrict x_, const T* __restrict
     const V t0 = (x > V(T(0.0)));
     const V t1 = eafo_exp(V(T(-0.5))*x*(V(T(2.0)) + x));
     const V t2 = (V(T(1.0)) + x);
-    const V t3 = (x < V(T(0.0)));
+    const V t3 = (x <= V(T(0.0)));
     const V t4 = (x*x);
     const V t5 = eafo_exp(V(T(-0.5))*t4);
     return {g*(p_epsilon*V::blendv((t5*eafo_finite((V(T(1.0)) - t4))), inv1*(t1*eafo_finite((V(T(1.0)) - (t2*t2)))), t3) + V::blendv(p_alpha*eafo_exp(x), V(T(1.0)), t0)), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t1*eafo_finite(V(T(-1.0))*t2)), t3) + V::blendv(x.expm1(), V(T(0.0)), t0)), g*V::blendv((t5*eafo_finite(x)), inv1*(t1*eafo_finite(t2)), t3)};
@@ -579,9 +579,10 @@ void eafo_leaky_relu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* 
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
-    const V t0 = (x*x);
-    const V t1 = (eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0)));
-    return g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + (p_epsilon*V::blendv(t1, inv0*t1, (x < V(T(0.0))))) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
+    const V t0 = at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
+    const V t1 = (x*x);
+    const V t2 = (eafo_exp(V(T(-0.5))*t1)*eafo_finite((V(T(1.0)) - t1)));
+    return g*(t0 + (p_alpha*(V(T(1.0)) - t0)) + (p_epsilon*V::blendv(t2, inv0*t2, (x <= V(T(0.0))))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -604,13 +605,13 @@ std::array<double, 2> eafo_leaky_relu_bwd_k(const T* __restrict x_, const T* __r
   const V inv0 = (V(T(1)) / (p_alpha*p_alpha));
   const V inv1 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> std::array<V, 3> {
-    const V t0 = V(T(-1.0))*x;
+    const V t0 = at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
     const V t1 = (x*x);
     const V t2 = eafo_exp(V(T(-0.5))*t1);
     const V t3 = (t2*eafo_finite((V(T(1.0)) - t1)));
-    const V t4 = (x < V(T(0.0)));
+    const V t4 = (x <= V(T(0.0)));
     const V t5 = (t2*eafo_finite(x));
-    return {g*(p_alpha*at::vec::clamp(t0, V(T(0)), V(T(1))).ceil() + (p_epsilon*V::blendv(t3, inv1*t3, t4)) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(t0)), t4) + at::vec::clamp_max(x, V(T(0.0)))), g*V::blendv(t5, inv1*t5, t4)};
+    return {g*(t0 + (p_alpha*(V(T(1.0)) - t0)) + (p_epsilon*V::blendv(t3, inv1*t3, t4))), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(V(T(-1.0))*x)), t4) + at::vec::clamp_max(x, V(T(0.0)))), g*V::blendv(t5, inv1*t5, t4)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
@@ -688,9 +689,10 @@ void eafo_prelu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __res
   const V p_epsilon(static_cast<T>(ps[1]));
   const V inv0 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> V {
-    const V t0 = (x*x);
-    const V t1 = (eafo_exp(V(T(-0.5))*t0)*eafo_finite((V(T(1.0)) - t0)));
-    return g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + (p_epsilon*V::blendv(t1, inv0*t1, (x < V(T(0.0))))) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
+    const V t0 = at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
+    const V t1 = (x*x);
+    const V t2 = (eafo_exp(V(T(-0.5))*t1)*eafo_finite((V(T(1.0)) - t1)));
+    return g*(t0 + (p_alpha*(V(T(1.0)) - t0)) + (p_epsilon*V::blendv(t2, inv0*t2, (x <= V(T(0.0))))));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -713,13 +715,13 @@ std::array<double, 2> eafo_prelu_bwd_k(const T* __restrict x_, const T* __restri
   const V inv0 = (V(T(1)) / (p_alpha*p_alpha));
   const V inv1 = (V(T(1)) / p_alpha);
   auto body = [&](const V& x, const V& g) -> std::array<V, 3> {
-    const V t0 = V(T(-1.0))*x;
+    const V t0 = at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
     const V t1 = (x*x);
     const V t2 = eafo_exp(V(T(-0.5))*t1);
     const V t3 = (t2*eafo_finite((V(T(1.0)) - t1)));
-    const V t4 = (x < V(T(0.0)));
+    const V t4 = (x <= V(T(0.0)));
     const V t5 = (t2*eafo_finite(x));
-    return {g*(p_alpha*at::vec::clamp(t0, V(T(0)), V(T(1))).ceil() + (p_epsilon*V::blendv(t3, inv1*t3, t4)) + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(t0)), t4) + at::vec::clamp_max(x, V(T(0.0)))), g*V::blendv(t5, inv1*t5, t4)};
+    return {g*(t0 + (p_alpha*(V(T(1.0)) - t0)) + (p_epsilon*V::blendv(t3, inv1*t3, t4))), g*(p_epsilon*V::blendv(V(T(0.0)), inv0*(t2*eafo_finite(V(T(-1.0))*x)), t4) + at::vec::clamp_max(x, V(T(0.0)))), g*V::blendv(t5, inv1*t5, t4)};
   };
   std::array<double, 2> zero{};
   return at::parallel_reduce(
@@ -1275,7 +1277,8 @@ void leaky_relu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __res
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
-    return g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
+    const V t0 = at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
+    return g*(t0 + (p_alpha*(V(T(1.0)) - t0)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1295,7 +1298,8 @@ std::array<double, 1> leaky_relu_bwd_k(const T* __restrict x_, const T* __restri
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
-    return {g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*at::vec::clamp_max(x, V(T(0.0)))};
+    const V t0 = at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
+    return {g*(t0 + (p_alpha*(V(T(1.0)) - t0))), g*at::vec::clamp_max(x, V(T(0.0)))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
@@ -1408,7 +1412,8 @@ void prelu_bwd_x_k(const T* __restrict x_, const T* __restrict g_, T* __restrict
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> V {
-    return g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + at::vec::clamp(x, V(T(0)), V(T(1))).ceil());
+    const V t0 = at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
+    return g*(t0 + (p_alpha*(V(T(1.0)) - t0)));
   };
   at::parallel_for(0, n, 32768, [&](int64_t b, int64_t e) {
     int64_t i = b;
@@ -1428,7 +1433,8 @@ std::array<double, 1> prelu_bwd_k(const T* __restrict x_, const T* __restrict g_
   using V = at::vec::Vectorized<T>;
   const V p_alpha(static_cast<T>(ps[0]));
   auto body = [&](const V& x, const V& g) -> std::array<V, 2> {
-    return {g*(p_alpha*at::vec::clamp(V(T(-1.0))*x, V(T(0)), V(T(1))).ceil() + at::vec::clamp(x, V(T(0)), V(T(1))).ceil()), g*at::vec::clamp_max(x, V(T(0.0)))};
+    const V t0 = at::vec::clamp(x, V(T(0)), V(T(1))).ceil();
+    return {g*(t0 + (p_alpha*(V(T(1.0)) - t0))), g*at::vec::clamp_max(x, V(T(0.0)))};
   };
   std::array<double, 1> zero{};
   return at::parallel_reduce(
