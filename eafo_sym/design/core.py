@@ -173,7 +173,7 @@ def resolve_base(base: Any) -> tuple[str, sp.Expr | str | Activation]:
     >>> resolve_base("y**2")
     Traceback (most recent call last):
     ...
-    ValueError: the formula uses 'y', which is not allowed; only x and the functions ...
+    ValueError: formula: unknown name 'y' (the input is 'x'; declare parameters with params=[...])
     """
     from ..symbolic.bases import BASES
 
