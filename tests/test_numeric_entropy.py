@@ -172,3 +172,28 @@ def test_gelu_log_derivative_in_heavy_tails(dist):
         for a, b in [(-60, -10), (-10, c - 1), (c - 1, c), (c, 0), (0, 60)]
     )
     assert output_law("gelu", dist).jacobian_term == pytest.approx(ref, abs=1e-8)
+
+
+def test_a_sum_of_twenty_hinges_is_split_without_multiplying_out():
+    """sum_{i=1}^{20} max(0, x - i) under N(0, 1): an atom P(X <= 1) at 0, slope k on (k, k+1).
+
+    The continuous part's entropy is h(X | X > 1) + E[log f'(X) | X > 1], both computed
+    here with SciPy (slope 20 beyond x = 20).
+    """
+    from scipy import integrate as quad_
+
+    f = sum(sp.Max(0, x - i) for i in range(1, 21))
+    law = output_law(f, normal())
+    ((where, mass),) = law.atoms
+    assert where == 0 and mass == pytest.approx(stats.norm.cdf(1), abs=1e-12)
+    tail = stats.norm.sf(1)
+
+    def plogp(t):
+        lp = stats.norm.logpdf(t) - math.log(tail)
+        return math.exp(lp) * lp
+
+    h_tail = -quad_.quad(plogp, 1, 40, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+    slopes = sum(
+        (stats.norm.cdf(k + 1) - stats.norm.cdf(k)) / tail * math.log(k) for k in range(1, 20)
+    ) + stats.norm.sf(20) / tail * math.log(20)
+    assert float(law.continuous_entropy) == pytest.approx(h_tail + slopes, abs=1e-9)

@@ -156,3 +156,38 @@ def test_crrelu_negative_eps_overlap_against_a_three_branch_sum(e):
     ref = _three_branch_entropy(e)
     assert law.entropy == pytest.approx(ref, abs=2e-9)
     assert law.error < 1e-8
+
+
+def test_a_pole_inside_the_support_is_a_branch_end_not_a_division_by_zero():
+    """1/x and (x - 2)/|x| under N(0, 1): the pole at 0 ends two branches at +-inf.
+
+    1/X: h(X) - 2 E[log|X|] with E[log|X|] = -(gamma + log 2)/2. (x - 2)/|x|: its two
+    branches overlap on y < -1; the reference sums them in y-space with inverses solved by
+    hand (x = 2/(1 - y) for x > 0, x = 2/(y + 1) for x < 0, |f'| = 2/x^2 on both).
+    """
+    import mpmath as mp
+
+    gauss = 0.5 * math.log(2 * math.pi * math.e)
+    inverse = float(output_entropy(1 / x, normal()))
+    assert inverse == pytest.approx(gauss + float(mp.euler) + math.log(2), abs=1e-8)
+
+    mp.mp.dps = 30
+    p = lambda t: mp.exp(-t * t / 2) / mp.sqrt(2 * mp.pi)  # noqa: E731
+
+    def density(y):
+        total = mp.mpf(0)
+        for xx, on in ((2 / (1 - y), y < 1), (2 / (y + 1), y < -1)):
+            if on:
+                total += p(xx) * xx * xx / 2
+        return total
+
+    def integrand(y):
+        v = density(y)
+        return -v * mp.log(v) if v > 0 else mp.mpf(0)
+
+    reference = mp.quad(integrand, [-mp.inf, -1e4, -100, -10, -3, -1.5, -1]) + mp.quad(
+        integrand, [-1, -0.5, 0, 0.5, 0.9, 0.99, 1]
+    )
+    mp.mp.dps = 15
+    got = float(output_entropy((x - 2) / sp.Abs(x), normal()))
+    assert got == pytest.approx(float(reference), abs=1e-8)

@@ -193,7 +193,23 @@ def _finite_end(fn, t: float, other: float) -> tuple[float, float]:
     """
     with np.errstate(all="ignore"):
         if math.isfinite(t):
-            return t, float(fn(t))
+            try:
+                v = float(fn(t))
+            except (ZeroDivisionError, OverflowError, ValueError):
+                v = math.nan
+            if math.isfinite(v):
+                return t, v
+            # A pole at the end ((x - 2)/|x| at 0): the nearest point inward that is finite.
+            side = math.copysign(1.0, other - t)
+            for k in (12, 9, 6):
+                s = t + side * 10.0**-k * max(1.0, abs(t))
+                try:
+                    v = float(fn(s))
+                except (ZeroDivisionError, OverflowError, ValueError):
+                    continue
+                if math.isfinite(v):
+                    return s, v
+            return t, math.nan
         for k in range(8, -1, -1):
             s = math.copysign(10.0**k, t)
             if (s - other) * (t - other) <= 0:  # moved past the other end
@@ -229,6 +245,32 @@ def _endpoint_value(fn, t: float) -> float:
     return last
 
 
+def _one_sided_value(fn, t: float, side: float) -> float:
+    """f at a finite end ``t`` approached from ``side`` (+1: from above), ``+-inf`` at a pole.
+
+    ``(x - 2)/|x|`` is split at its pole ``x = 0``: f there is a division by zero,
+    while the branch's range ends at ``-inf`` (from the left) or ``+inf``.
+    """
+    with np.errstate(all="ignore"):
+        try:
+            v = float(fn(t))
+        except (ZeroDivisionError, OverflowError, ValueError):
+            v = math.nan
+        if math.isfinite(v):
+            return v
+        near = []
+        for k in (6, 9, 12):
+            try:
+                near.append(float(fn(t + side * 10.0**-k * max(1.0, abs(t)))))
+            except (ZeroDivisionError, OverflowError, ValueError):
+                near.append(math.nan)
+    if all(math.isfinite(u) for u in near) and abs(near[2] - near[1]) <= 1e-6 * (1 + abs(near[2])):
+        return near[2]
+    if all(math.isfinite(u) for u in near) and abs(near[2]) > abs(near[1]) > abs(near[0]):
+        return math.copysign(math.inf, near[2])
+    return v
+
+
 def _branches(seg: Segment, a: float, b: float) -> list[_Branch]:
     d = sp.diff(seg.expr, x)
     fn, dfn, log_fp = numeric(seg.expr), numeric(d), LogAbs(d)
@@ -236,7 +278,8 @@ def _branches(seg: Segment, a: float, b: float) -> list[_Branch]:
     singular = tuple(touching_zeros(d, a, b))
     out = []
     for lo_x, hi_x in zip(cuts[:-1], cuts[1:], strict=True):
-        va, vb = _endpoint_value(fn, lo_x), _endpoint_value(fn, hi_x)
+        va = _one_sided_value(fn, lo_x, 1.0) if math.isfinite(lo_x) else _endpoint_value(fn, lo_x)
+        vb = _one_sided_value(fn, hi_x, -1.0) if math.isfinite(hi_x) else _endpoint_value(fn, hi_x)
         inner = tuple(t for t in singular if lo_x < t < hi_x)
         out.append(_Branch(lo_x, hi_x, fn, dfn, log_fp, min(va, vb), max(va, vb), inner))
     return out

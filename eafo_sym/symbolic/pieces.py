@@ -66,7 +66,9 @@ def check_activation(
 
 
 def _as_piecewise(expr: sp.Expr) -> sp.Expr:
-    return sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+    # Not folded: piecewise_fold multiplies out a sum of n Max terms into 2**n cases (20
+    # hinges took minutes); breakpoints and restrict read nested Piecewise just as well.
+    return expr.rewrite(sp.Piecewise)
 
 
 def breakpoints(expr: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> list[sp.Expr]:

@@ -152,13 +152,24 @@ def worst_activation(
     if len(consts) != 1:  # pragma: no cover - the system is linear in 1/C1 and C2
         raise ValueError(f"worst_activation: boundary conditions give {len(consts)} solutions")
     consts = consts[0]
-    # simplify may bring back exp_polar(I*pi) (= -1) inside hyper: plain exp evaluates it.
-    f_star = sp.simplify(general.subs(consts)).replace(sp.exp_polar, sp.exp)
+    f_star = general.subs(consts)
+    if not f_star.has(sp.hyper):
+        # simplify may bring back exp_polar(I*pi) (= -1) inside hyper: plain exp evaluates it.
+        # A CDF kept as 2F1 (Student-t with large nu) is left as it is: simplify gains
+        # nothing on it and takes a minute.
+        f_star = sp.simplify(f_star).replace(sp.exp_polar, sp.exp)
     # Checks the derivation: f* solves the Euler-Lagrange equation.
     residual = el.lhs.subs(_F(x), f_star).doit()
     if not _vanishes(residual, dist):
         raise AssertionError(f"WAFBC check failed: Euler-Lagrange residual {residual}")
     d_star = sp.diff(f_star, x)
+    if d_star.has(sp.hyper):
+        # The first integral's f' = p/C1, checked against the 2F1's derivative (numerically:
+        # simplify would spend a minute in hyperexpand).
+        first = (scale * dist.pdf).subs(consts)
+        if not is_zero(d_star - first):  # pragma: no cover - the CDF is the density's integral
+            raise AssertionError(f"WAFBC check failed: f*' = {d_star} is not p/C1 = {first}")
+        d_star = first
     sv = sp.simplify(-dist.pdf * sp.diff(_h(x), x) ** 2 / d_star**2)
     concave = bool(sp.simplify(dist.pdf).is_nonnegative) or bool(
         (-sv / sp.diff(_h(x), x) ** 2).is_nonnegative
