@@ -58,3 +58,57 @@ def test_derive_bad_base_is_one_line_exit_2(capsys, base, message):
     assert main(["derive", "--base", base]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def _load_module(path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("design_module_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_design_torch_module_has_the_law_as_buffers(tmp_path):
+    torch = pytest.importorskip("torch")
+    from eafo_sym.design import design
+    from eafo_sym.design.files import module_source
+    from eafo_sym.laws import normal
+    from eafo_sym.symbolic.symbols import eps, x
+
+    d = design("relu", normal(1, 2), taylor_order=0)
+    path = tmp_path / "module_torch.py"
+    path.write_text(module_source(d, "torch", "eafo-sym design --base relu"))
+    mod = _load_module(path)
+    (cls,) = mod.ACTIVATIONS.values()
+    m = cls(dtype=torch.float64)  # eps in float64: the exact 0.01
+    state = m.state_dict()
+    assert set(state) == {"epsilon", "mu", "sigma"}
+    assert [n for n, _ in m.named_parameters()] == ["epsilon"]
+    assert {n: float(b) for n, b in m.named_buffers()} == {"mu": 1.0, "sigma": 2.0}
+    assert state["mu"].dtype == torch.float64
+    # The closed form at the law's values: the design's corrected activation.
+    closed = sp.lambdify(x, d.corrected.subs(eps, sp.Rational(1, 100)))
+    t = torch.linspace(-4, 6, 101, dtype=torch.float64)
+    assert torch.allclose(m(t), torch.as_tensor(closed(t.numpy()), dtype=torch.float64),
+                          rtol=1e-10, atol=1e-13)
+    # The buffers are what the module computes with: another law's values, another output.
+    # Up to the positive constant eps absorbs, the shape the design derives under that law.
+    other = cls(mu=0.0, sigma=1.0, dtype=torch.float64)
+    shape0 = sp.lambdify(x, design("relu", normal(), taylor_order=0).shape)(t.numpy())
+    bulk = np.abs(shape0) > 1e-3  # away from where other(t) - relu(t) is all rounding
+    ratio = (other(t) - torch.relu(t)).detach().numpy()[bulk] / shape0[bulk]
+    assert ratio.min() > 0 and ratio.max() == pytest.approx(ratio.min(), rel=1e-9)
+    m.load_state_dict(other.state_dict())
+    assert float(m.mu) == 0.0 and torch.allclose(m(t), other(t))
+    # float32 input: float32 output; gradcheck in float64 through x and eps.
+    assert m(t.float()).dtype == torch.float32
+    m = cls().double()
+    xin = torch.linspace(0.1, 3.7, 17, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: m(v), (xin,))
+    epsilon = m.epsilon
+    assert torch.autograd.gradcheck(
+        lambda e: mod.eafo_relu_fwd(xin.detach(), e, m.mu, m.sigma), (epsilon.detach()
+                                                                     .requires_grad_(),))
+    (m(xin).sum()).backward()
+    assert m.epsilon.grad is not None and m.mu.grad is None

@@ -42,8 +42,10 @@ def module_form(d: Design) -> ActivationForm:
 
     Under a location-scale law the correction is derived again with the law's
     parameters as symbols (:func:`eafo_sym.laws.parametric`), so the module
-    carries ``mu`` and the scale as buffers with this law's values; where that
-    derivation fails (or the law has none), the numbers are printed in.
+    carries ``mu`` and the scale as buffers with this law's values, scaled so that
+    at those values it is the design's ``base + eps*shape``; where that derivation
+    fails (a Laplace law's kink at a symbolic ``mu``, a mixture), the numbers are
+    printed in.
     """
     name = "eafo_" + _identifier(d.label)
     params: dict[sp.Symbol, float] = {eps: PAPER_EPS}
@@ -59,17 +61,30 @@ def module_form(d: Design) -> ActivationForm:
             c = None
         if c is not None:
             bound = c.shape.subs({s: sp.nsimplify(v, rational=True) for s, v in c.params.items()})
-            expr = d.base + eps * bound
-            for key in (law.location_param, law.scale_param):
-                params[PARAMETER_SYMBOLS[key]] = float(law.params[key])
+            values = {PARAMETER_SYMBOLS[k]: law.params[k]
+                      for k in (law.location_param, law.scale_param)}
+            # The shape is defined up to a positive constant: take the design's at these
+            # values, so that the module's eps is the report's eps.
+            scale = sp.simplify(d.shape / bound.subs(values))
+            if scale.is_number and scale.is_positive:
+                expr = d.base + eps * scale * bound
+                params.update({s: float(v) for s, v in values.items()})
     return ActivationForm(name, expr, params, frozenset({eps}),
                           f"{d.label} + eps * EAFO correction under {law}", "")
 
 
 def module_source(d: Design, backend: str, command: str) -> str:
-    """The module file for one backend (a row of :data:`eafo_sym.codegen.backends.BACKENDS`)."""
+    """The module file for one backend (a row of :data:`eafo_sym.codegen.backends.BACKENDS`).
+
+    The torch module keeps the law's parameters as registered buffers (in its
+    ``state_dict``, moved with it), eps as its one ``nn.Parameter``.
+    """
     from ..codegen.backends import resolve
 
+    if backend == "torch":
+        from ..codegen.assemblers.torch import torch_source
+
+        return torch_source([module_form(d)], command, buffers=True)
     return resolve(backend).source([module_form(d)], command)
 
 

@@ -658,7 +658,33 @@ def _end_term(m: sp.Expr, at: sp.Expr, side: str) -> sp.Expr:
                 break
     if len(far) == 3 and far[2] < 1e-40 and far[2] < 1e-10 * far[1] < 1e-20 * far[0]:
         return sp.S.Zero
+    if _falls_exponentially(fn, 1 if at == sp.oo else -1):
+        return sp.S.Zero
     return one_sided(m, x, at, side)
+
+
+def _falls_exponentially(fn, side: int) -> bool:
+    """Whether ``|fn|`` falls at least exponentially out at ``side * oo`` (so its limit is 0).
+
+    A logistic or Laplace density times a correction shape is ``exp(-c|x|)``-small:
+    ``log|fn|`` at least doubles in size from ``|x| = 64`` to ``128`` (a power law
+    gains ``log 2`` instead), and is below ``1e-40`` there. SymPy's limit of such
+    terms can take longer than its time budget, and a verdict that depended on the
+    machine's load would be cached.
+    """
+    import mpmath
+
+    logs = []
+    for t in (32, 64, 128):
+        with mpmath.workdps(60 + t):
+            try:
+                v = abs(fn(mpmath.mpf(side * t)))
+                if not 0 < v < 1:
+                    return False
+                logs.append(float(mpmath.log(v)))
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                return False
+    return logs[2] < -92.1 and logs[2] < 1.8 * logs[1] and logs[1] < 1.8 * logs[0]
 
 
 def _note(
