@@ -123,3 +123,41 @@ def test_cli_bad_formula_exits_2(capsys):
 
     assert main(["design", "--base", "exp(y)", "--out", "unused"]) == 2
     assert "y" in capsys.readouterr().err
+
+
+def test_whole_line_entropy_with_the_atom_of_relu():
+    d = design("relu", normal(), taylor_order=0)
+    w = d.whole_line
+    # ReLU's output has mass 1/2 at 0 (the law's CDF at 0); the correction spreads it out.
+    assert [(v, pytest.approx(m, abs=1e-12)) for v, m in w.base_atoms] == [(0.0, 0.5)]
+    assert w.base_entropy == -np.inf and w.corrected_atoms == ()
+    assert np.isfinite(w.corrected_entropy) and w.change == np.inf
+    assert any(c.name == "atom of f(X) at 0" and c.passed for c in d.checks)
+
+
+def test_whole_line_change_agrees_with_the_interval_change_without_atoms():
+    # No flat piece, the interval is the whole line: two quadratures of the same change
+    # (output_law of f and f_eps, and entropy_change along the shape) must agree.
+    d = design("x + 0.3*tanh(x)", logistic(), taylor_order=1)
+    w = d.whole_line
+    assert w.base_atoms == () == w.corrected_atoms and d.correction.interval == (-sp.oo, sp.oo)
+    assert w.change == pytest.approx(d.entropy_change, rel=1e-6, abs=1e-10)
+    assert w.change < 0  # the descent sign lowers the entropy
+
+
+def test_gelu_is_handled_by_branches_not_refused():
+    d = design("gelu", normal(), taylor_order=0)
+    (turn,) = d.correction.turning_points
+    assert -1 < float(turn) < 0  # GELU's minimum, at x = -0.75...
+    assert sum(len(p.branches) for p in d.pieces if not p.flat) == 2
+    assert d.taylor == () and d.passed
+    assert sp.simplify(d.correction.weight - sp.diff(d.base, x) ** 2) == 0
+    # The weighted gradient against -(p/f')' * f'^2 by central differences, independently.
+    fp = sp.lambdify(x, sp.diff(d.base, x), "scipy")
+    g = sp.lambdify(x, d.correction.coefficient * d.shape, "scipy")
+    for t in (-2.5, 0.4, 1.9):
+        ref = _minus_p_over_fprime_prime(stats.norm.pdf, fp, t, h=1e-5) * fp(t) ** 2
+        assert float(g(t)) == pytest.approx(ref, rel=1e-6)
+    # GELU's output law is known; the corrected one is not computed: the shape's printed
+    # form overflows (exp(2 x^2) over exp(2 x^2)) in the far tail, and the design says None.
+    assert d.whole_line is None

@@ -39,7 +39,7 @@ from ..symbolic.eafo import Correction, derive_correction, eafo_iterate
 from ..symbolic.pieces import check_activation, segments
 from ..symbolic.symbols import eps, x
 
-__all__ = ["Check", "Design", "Piece", "design", "resolve_base"]
+__all__ = ["Check", "Design", "Piece", "WholeLine", "design", "resolve_base"]
 
 #: Relative step of the central differences that check a gradient.
 GRADIENT_STEP = 1e-5
@@ -109,6 +109,57 @@ class Piece:
 
 
 @dataclass(frozen=True)
+class WholeLine:
+    """The entropy of the whole output ``f(X)`` before and after the step, atoms kept apart.
+
+    A flat piece of the base puts an atom in the output (ReLU: mass 1/2 at 0), whose
+    differential entropy is then ``-inf``; the correction, defined on the whole line,
+    can spread it out. Both laws come from :func:`eafo_sym.numeric.entropy.output_law`.
+
+    Attributes:
+        eps: The step, ``descent_sign * 0.01`` (``-0.01`` where the sign is unknown).
+        base_atoms, corrected_atoms: ``(value, mass)`` of each atom.
+        base_continuous, corrected_continuous: ``-integral q_c log q_c`` of the
+            continuous sub-density (the part of the entropy with the atoms set aside).
+        base_entropy, corrected_entropy: The differential entropies (``-inf`` with an atom).
+    """
+
+    eps: float
+    base_atoms: tuple[tuple[float, float], ...]
+    corrected_atoms: tuple[tuple[float, float], ...]
+    base_continuous: float
+    corrected_continuous: float
+    base_entropy: float
+    corrected_entropy: float
+
+    @property
+    def change(self) -> float:
+        """``H[f_eps] - H[f]`` on the whole line (``+inf`` where the step removes an atom)."""
+        if math.isinf(self.base_entropy) and math.isinf(self.corrected_entropy):
+            return math.nan if self.base_entropy == self.corrected_entropy else math.inf
+        return self.corrected_entropy - self.base_entropy
+
+    @property
+    def continuous_change(self) -> float:
+        """The change of the continuous part alone."""
+        return self.corrected_continuous - self.base_continuous
+
+    def as_dict(self) -> dict:
+        """A JSON-ready dict (infinities as strings)."""
+
+        def num(v: float) -> float | str:
+            return v if math.isfinite(v) else str(v)
+
+        return {"eps": self.eps, "base_atoms": [list(a) for a in self.base_atoms],
+                "corrected_atoms": [list(a) for a in self.corrected_atoms],
+                "base_continuous": num(self.base_continuous),
+                "corrected_continuous": num(self.corrected_continuous),
+                "base_entropy": num(self.base_entropy),
+                "corrected_entropy": num(self.corrected_entropy),
+                "change": num(self.change), "continuous_change": num(self.continuous_change)}
+
+
+@dataclass(frozen=True)
 class Design:
     """The EAFO design of ``base + eps * shape`` under a law, with its checks.
 
@@ -129,6 +180,8 @@ class Design:
         iterates: ``[f_0, ..., f_steps]`` for ``steps > 1`` (else empty).
         entropy_change: ``H[f + eps0*shape] - H[f]`` on the interval at
             ``eps0 = descent_sign * 0.01`` by quadrature, or None.
+        whole_line: The same step's :class:`WholeLine` (the whole output, atoms
+            handled), or None where the output entropy is undefined.
     """
 
     base: sp.Expr
@@ -143,6 +196,7 @@ class Design:
     corrected: sp.Expr = field(default=sp.S.Zero)
     iterates: tuple = ()
     entropy_change: float | None = None
+    whole_line: WholeLine | None = None
 
     @property
     def shape(self) -> sp.Expr:
@@ -272,6 +326,9 @@ def design(
                             "30-digit comparison at points inside the interval"))
     if not c.turning_points and c.descent_sign:
         change = _entropy_change(f, shape, law, c, 0.01 * c.descent_sign)
+    whole = _whole_line(f, shape, law, c)
+    if whole is not None:
+        checks += _atom_checks(whole, pieces, law)
     iterates: tuple = ()
     if steps > 1:
         step = sp.Rational(1, 10) if eta is None else sp.nsimplify(eta, rational=True)
@@ -290,6 +347,7 @@ def design(
         corrected=f + eps * shape,
         iterates=iterates,
         entropy_change=change,
+        whole_line=whole,
     )
 
 
@@ -401,3 +459,33 @@ def _eps_range(f: sp.Expr, shape: sp.Expr, law: Law, c: Correction) -> tuple[flo
     lower = float(np.max(ratio[up])) if up.any() else -math.inf
     upper = float(np.min(ratio[~up & (sp_[keep] < 0)])) if (sp_[keep] < 0).any() else math.inf
     return lower, upper
+
+
+def _whole_line(f: sp.Expr, shape: sp.Expr, law: Law, c: Correction) -> WholeLine | None:
+    """:class:`WholeLine` at ``eps = descent_sign * 0.01``; None where an entropy is undefined."""
+    from ..numeric.entropy import output_law
+
+    step = 0.01 * (c.descent_sign if c.descent_sign in (-1, 1) else -1)
+    try:
+        before = output_law(f, law)
+        after = output_law(f + sp.Float(step, 17) * shape, law)
+    except (ValueError, ArithmeticError, NotImplementedError):
+        return None
+    return WholeLine(step, before.atoms, after.atoms, before.unnormalised_entropy,
+                     after.unnormalised_entropy, before.entropy, after.entropy)
+
+
+def _atom_checks(w: WholeLine, pieces: tuple[Piece, ...], law: Law) -> list[Check]:
+    """Each atom's mass against the law's CDF over the flat piece that makes it."""
+    cdf = law.scipy.cdf
+    out = []
+    for p in pieces:
+        if not p.flat:
+            continue
+        value = float(p.expr)
+        ref = float(cdf(float(p.b)) - cdf(float(p.a)))
+        mass = sum(m for v, m in w.base_atoms if abs(v - value) <= 1e-9 * max(1.0, abs(value)))
+        out.append(Check(f"atom of f(X) at {value:.6g}", mass, ref, 1e-8,
+                         "the law's CDF (SciPy) over the flat piece "
+                         f"({sp.sstr(p.a)}, {sp.sstr(p.b)})"))
+    return out

@@ -129,6 +129,7 @@ def report_json(d: Design) -> dict:
                    for k, t in enumerate(d.taylor, 1)],
         "eps_range": list(d.eps_range),
         "entropy_change_at_0.01": d.entropy_change,
+        "whole_line": None if d.whole_line is None else d.whole_line.as_dict(),
         "iterates": [sp.sstr(f) for f in d.iterates],
         "checks": [ch.as_dict() for ch in d.checks],
         "passed": d.passed,
@@ -151,6 +152,12 @@ def report_markdown(d: Design) -> str:
         f"- eps keeping it increasing where the base is: {d.eps_range[0]:.6g} < eps < "
         f"{d.eps_range[1]:.6g}",
     ]
+    w = d.whole_line
+    if w is not None:
+        lines.append(f"- whole line at eps = {w.eps:g}: atoms {list(w.base_atoms)} -> "
+                     f"{list(w.corrected_atoms)}; H = {w.base_entropy:.10g} -> "
+                     f"{w.corrected_entropy:.10g}; continuous part {w.base_continuous:.10g} -> "
+                     f"{w.corrected_continuous:.10g}")
     for t in r["point_terms"]:
         lines.append(f"- point term ({t['kind']}) at x = {t['at']}: weight `{t['weight']}`")
     for t in r["taylor"]:
