@@ -88,3 +88,22 @@ def test_import_benchmark_smoke_run_and_refusal_to_overwrite(tmp_path):
     again = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert again.returncode == 2 and "--force" in again.stderr
     assert (tmp_path / "import_bench.md").read_text() == md
+
+
+@pytest.mark.slow
+def test_design_benchmark_smoke_run(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_design.py"), "--smoke", "--out",
+         str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / "design_bench.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| `relu`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[-1] == "True" and float(cells[3]) > 0
+    # A second run does not replace the table without --force.
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_design.py"), "--smoke", "--out",
+         str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert again.returncode == 2 and "pass --force" in again.stderr

@@ -178,8 +178,12 @@ def _function_class(f: ActivationForm) -> list[str]:
 _TYPES = {"float": "float", "int": "int", "bool": "bool", "str": "str"}
 
 
-def _module_class(f: ActivationForm) -> list[str]:
-    """The ``nn.Module``: torch.nn's constructor where it has a namesake, else the parameters."""
+def _module_class(f: ActivationForm, buffers: bool = False) -> list[str]:
+    """The ``nn.Module``: torch.nn's constructor where it has a namesake, else the parameters.
+
+    With ``buffers``, the fixed parameters (not learnable, no torch.nn namesake's
+    argument) are registered float64 buffers instead of float attributes.
+    """
     n, cls = f.name, f.class_name
     params = [str(p) for p in f.params]
     defaults = {str(p): float(d) for p, d in f.params.items()}
@@ -251,6 +255,15 @@ def _module_class(f: ActivationForm) -> list[str]:
                     "device=device, dtype=dtype))"]
             doc = f"{p}: initial value, learnable (``nn.Parameter``). Default {defaults[p]!r}."
             rep = f"{p}={{_shown(self.{p})}}"
+        elif buffers:
+            # float64 keeps the exact value; float32 inputs get it rounded once, as _hyper does.
+            passed[p] = (f"self.{p}.to(device=x.device, dtype=torch.float64 "
+                         "if x.dtype == torch.float64 else torch.float32)")
+            init = [f"self.register_buffer({p!r}, torch.tensor(_number({cls!r}, {p!r}, {p}), "
+                    "device=device, dtype=torch.float64))"]
+            doc = (f"{p}: fixed, a float64 buffer (in ``state_dict``, moves with the module). "
+                   f"Default {defaults[p]!r}.")
+            rep = f"{p}={{_shown(self.{p})}}"
         else:
             passed[p] = f"_hyper(self.{p}, x)"
             init = [f"self.{p} = _number({cls!r}, {p!r}, {p})"]
@@ -268,7 +281,7 @@ def _module_class(f: ActivationForm) -> list[str]:
         positional.append(flag)
     else:
         keyword.append(flag)
-    factory = (iface.factory if iface else bool(learn))
+    factory = (iface.factory if iface else bool(learn) or (buffers and len(learn) < len(params)))
     sig_parts = ["self", *(a[0] for a in positional)]
     kw_parts = [a[0] for a in keyword] + (["device=None", "dtype=None"] if factory else [])
     if kw_parts:
@@ -339,9 +352,9 @@ def _module_class(f: ActivationForm) -> list[str]:
     return out
 
 
-def _torch_block(f: ActivationForm, pr) -> str:
+def _torch_block(f: ActivationForm, pr, buffers: bool = False) -> str:
     """Source of the functions, the autograd Functions and the module for one activation."""
-    out = _function_defs(f, pr) + _function_class(f) + _module_class(f)
+    out = _function_defs(f, pr) + _function_class(f) + _module_class(f, buffers)
     return "\n".join(out) + "\n"
 
 
@@ -351,6 +364,7 @@ def torch_source(
     doc: str | None = None,
     *,
     printer: type = EafoTorchModulePrinter,
+    buffers: bool = False,
 ) -> str:
     """A standalone torch module file for ``forms`` (imports only torch and math).
 
@@ -359,6 +373,9 @@ def torch_source(
         command: The command line written into the header.
         doc: The generated module's docstring (default: one for a file of any activations).
         printer: The expression printer.
+        buffers: Fixed parameters as registered float64 buffers (``state_dict``
+            entries that follow ``module.to(device)``), not float attributes: what a
+            design's module does with its input law's parameters.
 
     Returns:
         The file's text. The same input gives byte-identical text.
@@ -384,7 +401,7 @@ def torch_source(
     text = "\n".join(parts) + "\n" + templates.section("nn.py", "helpers")
     text += "\n\n" + templates.section("nn.py", "autograd")
     for f in forms:
-        text += "\n\n" + _torch_block(f, pr)
+        text += "\n\n" + _torch_block(f, pr, buffers)
     text += "\n\n#: Registry name -> class, as in eafo_sym.catalog.\n"
     text += "ACTIVATIONS: dict[str, type] = {\n"
     text += "".join(f"    {f.name!r}: {f.class_name},\n" for f in forms) + "}\n\n"
