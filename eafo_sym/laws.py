@@ -8,7 +8,10 @@ hashable, so derivations keyed by a law can be cached.
 
 Parameters may be numbers (ints, floats, SymPy numbers) or SymPy symbols;
 floats are turned into exact rationals (``0.1 -> 1/10``) so that derivations
-stay exact. The SciPy object exists only when every parameter is numeric.
+stay exact. A symbol must carry its assumptions (a location ``real``, a scale
+``positive``; :func:`parametric` builds such a law), so that a correction
+derived under it is a closed form in the parameters. The SciPy object exists
+only when every parameter is numeric: :meth:`Law.bind` gives the symbols values.
 
 >>> d = normal(0, 2)
 >>> d.pdf
@@ -51,6 +54,10 @@ __all__ = [
     "uniform",
     "mixture",
     "from_name",
+    "parametric",
+    "MU",
+    "SIGMA",
+    "PARAMETER_SYMBOLS",
     "standard_entropy",
     "check_law",
     "check_distribution",
@@ -73,6 +80,12 @@ def _as_param(dist: str, name: str, value: Any) -> sp.Expr:
     expr = sp.sympify(value)
     if expr.is_number and (expr.is_real is False or not expr.is_finite):
         raise ValueError(f"{dist}: {name} must be a finite real number, got {value}")
+    if not expr.is_number and expr.is_real is not True:
+        # Without the assumption SymPy cannot simplify sqrt((x - mu)**2) or decide signs.
+        raise ValueError(
+            f"{dist}: {name} = {value} must be known to be real; declare its symbols "
+            f"real, e.g. sympy.Symbol({str(value)!r}, real=True)"
+        )
     return expr
 
 
@@ -80,8 +93,11 @@ def _positive(dist: str, name: str, value: Any) -> sp.Expr:
     expr = _as_param(dist, name, value)
     if expr.is_number and not expr > 0:
         raise ValueError(f"{dist}: {name} must be > 0, got {value}")
-    if expr.is_number is False and expr.is_positive is False:
-        raise ValueError(f"{dist}: {name} must be > 0, got {value}")
+    if not expr.is_number and expr.is_positive is not True:
+        raise ValueError(
+            f"{dist}: {name} = {value} must be known to be > 0; declare its symbols "
+            f"positive, e.g. sympy.Symbol({str(value)!r}, positive=True)"
+        )
     return expr
 
 
@@ -300,6 +316,48 @@ class Law:
     def scale(self) -> sp.Expr | None:
         """The scale parameter's value (``sigma``, ``b``, ``s``), or None."""
         return self.params[self.scale_param] if self.scale_param else None
+
+    @property
+    def symbols(self) -> tuple[sp.Symbol, ...]:
+        """The SymPy symbols in the law's parameters, sorted by name (empty when numeric).
+
+        >>> normal(MU, SIGMA).symbols
+        (mu, sigma)
+        """
+        found: set[sp.Symbol] = set()
+        for v in self.params.values():
+            found |= sp.sympify(v).free_symbols
+        return tuple(sorted(found, key=str))
+
+    def bind(self, **values: Any) -> Law:
+        """The same family with symbols given values, by symbol name (numbers stay exact).
+
+        Every numeric check of a parametric law goes through this: the law is
+        rebuilt by its constructor, so its density is the family's, not a
+        substitution into a simplified form.
+
+        >>> str(normal(MU, SIGMA).bind(mu=0.7, sigma=2.5))
+        'normal(mu=7/10, sigma=5/2)'
+        >>> normal(MU, SIGMA).bind(tau=1)
+        Traceback (most recent call last):
+        ...
+        ValueError: normal(mu=mu, sigma=sigma): no parameter symbol(s) tau; it has mu, sigma
+        """
+        by_name = {str(s): s for s in self.symbols}
+        unknown = sorted(set(values) - set(by_name))
+        if unknown:
+            raise ValueError(
+                f"{self}: no parameter symbol(s) {', '.join(unknown)}; "
+                f"it has {', '.join(by_name) or 'none'}"
+            )
+        subs = {by_name[k]: _as_param(self.name, k, v) for k, v in values.items()}
+        if self.components:
+            n = len(self.components)
+            weights = [sp.sympify(self.params[f"w{i}"]).subs(subs) for i in range(n)]
+            return mixture([c.bind(**{k: v for k, v in values.items()
+                                      if k in {str(s) for s in c.symbols}})
+                            for c in self.components], weights)
+        return LAWS[self.name](**{k: sp.sympify(v).subs(subs) for k, v in self.params.items()})
 
     @property
     def is_numeric(self) -> bool:
@@ -736,8 +794,51 @@ def mixture(components: Sequence[Law], weights: Sequence[Any] | None = None) -> 
     for i, c in enumerate(components):
         params.update({f"{k}{i}": v for k, v in c.params.items()})
 
-    factory = functools.partial(_scipy_mixture, tuple(components), tuple(float(v) for v in w))
+    numeric = all(v.is_number for v in w)
+    factory = (
+        functools.partial(_scipy_mixture, tuple(components), tuple(float(v) for v in w))
+        if numeric else None
+    )
     return Law("mixture", Params(params), pdf, cdf, support, None, None, tuple(components), factory)
+
+
+#: The symbols :func:`parametric` gives each parameter (locations real, scales positive).
+MU = sp.Symbol("mu", real=True)
+SIGMA = sp.Symbol("sigma", positive=True)
+PARAMETER_SYMBOLS = {
+    "mu": MU,
+    "sigma": SIGMA,
+    "b": sp.Symbol("b", positive=True),
+    "s": sp.Symbol("s", positive=True),
+    "nu": sp.Symbol("nu", positive=True),
+}
+
+
+def parametric(name: str, **fixed: Any) -> Law:
+    """The family ``name`` with every parameter not in ``fixed`` a SymPy symbol.
+
+    The symbols are :data:`PARAMETER_SYMBOLS` (``mu`` real, scales and ``nu``
+    positive), so a correction derived under the law is a closed form in them.
+
+    >>> parametric("normal").pdf
+    sqrt(2)*exp(-(-mu + x)**2/(2*sigma**2))/(2*sqrt(pi)*sigma)
+    >>> str(parametric("student_t", nu=5))
+    'student_t(nu=5, mu=mu, sigma=sigma)'
+    >>> parametric("uniform")
+    Traceback (most recent call last):
+    ...
+    ValueError: parametric laws: choose one of laplace, logistic, normal, student_t; got 'uniform'
+    """
+    import inspect
+
+    families = ("laplace", "logistic", "normal", "student_t")
+    if name not in families:
+        raise ValueError(f"parametric laws: choose one of {', '.join(families)}; got {name!r}")
+    names = list(inspect.signature(LAWS[name]).parameters)
+    unknown = sorted(set(fixed) - set(names))
+    if unknown:
+        raise ValueError(f"{name}: parameters are {', '.join(names)}; got {', '.join(unknown)}")
+    return LAWS[name](**{k: fixed.get(k, PARAMETER_SYMBOLS[k]) for k in names})
 
 
 #: Constructors by name, for the CLI.

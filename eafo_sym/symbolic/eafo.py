@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -233,7 +234,8 @@ class Correction:
             variation (Euler-Lagrange part plus point terms). Under a Laplace
             law ReLU's is ``+1`` while ``gradient_step_eps < 0``. For a
             non-monotone base it is ``-1`` from the weighted gradient (0 where
-            point terms leave it undetermined).
+            point terms leave it undetermined). None under a law with symbolic
+            parameters when the sign depends on them (see :attr:`descent_condition`).
         entropy_slope: ``dH/d eps`` at ``eps = 0`` on the interval (the first
             Taylor coefficient, default parameters), or None (non-monotone base,
             or ``taylor_order=0`` with no point terms along the shape).
@@ -247,6 +249,9 @@ class Correction:
             symbolic); ReLU's branch ``(0, oo)`` has ``-p(0)`` at ``0``.
         point_slope: Their part of ``dH/d eps`` along the shape,
             ``sum [p s / f']`` over the pieces' ends (default parameters).
+        descent_condition: Where :attr:`descent_sign` is None: the condition on
+            the law's parameters (``entropy_slope > 0``) under which ``eps < 0``
+            lowers the entropy; else None.
     """
 
     name: str | None
@@ -266,13 +271,14 @@ class Correction:
     shape: sp.Expr
     step: sp.Expr
     gradient_step_eps: sp.Expr
-    descent_sign: int
+    descent_sign: int | None
     entropy_slope: sp.Expr | None
     taylor: list = field(default_factory=list)
     paper_eps: float | None = None
     note: str = ""
     point_terms: tuple = ()
     point_slope: sp.Expr = sp.S.Zero
+    descent_condition: sp.Basic | None = None
 
     @property
     def eps_descent(self) -> sp.Expr:
@@ -351,9 +357,48 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
 def _split_constant(expr: sp.Expr, params: set) -> tuple[sp.Expr, sp.Expr]:
     """``expr = c * rest`` with ``c`` free of ``x`` and of the parameters, ``c > 0``."""
     c, rest = sp.factor_terms(expr).as_independent(x, *params, as_Add=False)
-    if c.is_number and c < 0:
+    if c.is_negative:
         c, rest = -c, -rest
     return c, rest
+
+
+def _standard_variable(dist: Law) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(location, scale)`` of a law with symbolic parameters, else None.
+
+    Under such a law the shape is written in the standardised variable
+    ``u = (x - location)/scale`` and the constant takes the powers of the
+    scale: ReLU under ``normal(mu, sigma)`` gives ``u exp(-u**2/2)``.
+    """
+    if not dist.symbols or dist.location is None or dist.scale is None:
+        return None
+    return dist.location, dist.scale
+
+
+def _split_standardised(
+    expr: sp.Expr, params: set, dist: Law
+) -> tuple[sp.Expr, Callable[[sp.Expr], sp.Expr]]:
+    """``expr = c * shape(u)`` in the law's standardised variable ``u`` (see above).
+
+    Returns ``c`` and the map from an expression to its shape: ``expr / c``
+    tidied in ``u`` and written back in ``(x - location)/scale``.
+    """
+    frame = _standard_variable(dist)
+    if frame is None:
+        c, _ = _split_constant(expr, params)
+        return c, lambda g: _tidy(g / c)
+    loc, scale = frame
+    u = sp.Dummy("u", real=True)
+    in_u = sp.powsimp(sp.expand_power_base(expr.subs(x, loc + scale * u), force=True))
+    c, _ = _split_constant(_tidy(in_u), params | {u})
+    c = c.subs(u, (x - loc) / scale)
+    if c.has(sp.beta, sp.gamma):
+        c = sp.simplify(sp.gammasimp(sp.expand_func(c)))
+
+    def shape(g: sp.Expr) -> sp.Expr:
+        tidy = _tidy(sp.expand_power_base((g / c).subs(x, loc + scale * u), force=True))
+        return tidy.subs(u, (x - loc) / scale)
+
+    return c, shape
 
 
 def _join(pieces: list[tuple[sp.Expr, sp.Expr, sp.Expr]]) -> sp.Expr:
@@ -447,8 +492,10 @@ def _derive(
         for s in pieces
     ]
     turns: list[sp.Expr] = []
+    # The scan for turning points needs numbers for the law's bulk; f' itself is the law's.
+    scan = dist if not dist.symbols else None
     for s in pieces:
-        turns += turning_points(sp.diff(s.expr, x).subs(defaults), s.a, s.b, dist)
+        turns += turning_points(sp.diff(s.expr, x).subs(defaults), s.a, s.b, scan)
     weighted = []
     weight = sp.S.One
     for s, (pa, pb, g) in zip(pieces, grads, strict=True):
@@ -456,8 +503,8 @@ def _derive(
             weight = sp.diff(s.expr, x) ** 2
             g = _tidy(g * weight)
         weighted.append((pa, pb, g))
-    c, _ = _split_constant(weighted[-1][2], symbols)
-    shape = _join([(pa, pb, _tidy(g / c)) for pa, pb, g in weighted])
+    c, to_shape = _split_standardised(weighted[-1][2], symbols, dist)
+    shape = _join([(pa, pb, to_shape(g)) for pa, pb, g in weighted])
     dH_df = _join(grads)
     expr = f + eps * shape
     branch = on_interval(f, dist, (a, b))
@@ -468,7 +515,8 @@ def _derive(
         try:
             dgy = functional_derivative(branch_bound, dist, space="y", interval=(a, b))
             agree = coordinates_agree(branch_bound, dist, interval=(a, b))
-        except (ValueError, NotImplementedError):
+        except (ValueError, NotImplementedError, TypeError):
+            # TypeError: a law with symbols has no numeric test points for the agreement.
             dgy, agree = None, False
     point_pieces = segment_pieces(pieces, dist, "x")
     kinks = segment_point_terms(point_pieces, ends=True, infinite=False)
@@ -477,8 +525,11 @@ def _derive(
     point_slope = _point_slope(point_pieces, shapes, defaults)
     taylor: list = []
     slope = None
-    exists = not point_slope.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
-    if not exists:
+    # An unevaluated Limit (SymPy found none in time) leaves the end term unknown, not infinite.
+    unknown = point_slope.has(sp.Limit)
+    exists = unknown or not point_slope.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
+    symbolic = bool(dist.symbols)
+    if not exists or unknown:
         # [p s / f'] is infinite at an end: the shape grows faster than f' decays there
         # (ELU under a logistic law of scale 6/5), and dH/deps does not exist.
         pass
@@ -486,17 +537,30 @@ def _derive(
         taylor = taylor_coefficients(branch_bound, shape_bound, dist, taylor_order,
                                      interval=(a, b))
         slope = taylor[0]
-    elif not turns and point_slope != 0:
+    elif not turns and point_slope != 0 and not symbolic:
         # The interior part c * integral s^2 > 0 alone no longer fixes the sign. Its sign is
         # all that is needed: the unevaluated integral, valued by mpmath's quadrature.
         c1 = taylor_coefficients(branch_bound, shape_bound, dist, 1, interval=(a, b), exact=False)
         slope = sp.Float(integral_value(c1[0]), 15)
     # Without a slope: weight * dH/df = c * shape makes the interior part of dH/deps
     # c * integral s^2/weight > 0, which fixes the sign only when no point term adds to it.
-    sign = _sign(slope) if slope is not None else (-1 if point_slope == 0 else 0)
+    if slope is not None:
+        sign = _sign(slope)
+    elif point_slope == 0:
+        sign = -1
+    else:
+        sign = None if symbolic else 0
+    condition = _descent_condition(slope) if sign is None else None
     step = sp.expand(branch - eta * c * shape, deep=False)
-    note = _note(c, (a, b), slope, point_slope, sign, bool(turns), paper_eps)
-    if not exists:
+    note = _note(c, (a, b), slope, point_slope, sign, bool(turns), paper_eps, condition)
+    if unknown:
+        note = (
+            f"The Euler-Lagrange (gradient) step has eps = -eta*({sp.sstr(c)}) < 0; SymPy finds "
+            f"no closed form for the point term [p s / f'] at an infinite end of ({a}, {b}), "
+            "so the descent sign is not determined here: bind the law's parameters and "
+            "measure it numerically."
+        )
+    elif not exists:
         note = (
             f"The Euler-Lagrange (gradient) step has eps = -eta*({sp.sstr(c)}) < 0, but dH/deps "
             f"at 0 on ({a}, {b}) does not exist: the point term [p s / f'] at an interval end "
@@ -528,13 +592,31 @@ def _derive(
         note=note,
         point_terms=kinks,
         point_slope=point_slope,
+        descent_condition=condition,
     )
 
 
-def _sign(slope: sp.Expr) -> int:
-    """The sign of eps that lowers the entropy: minus the sign of ``dH/d eps``."""
+def _sign(slope: sp.Expr) -> int | None:
+    """The sign of eps that lowers the entropy: minus the sign of ``dH/d eps``.
+
+    None when the slope holds symbols (a law's parameters) and SymPy cannot
+    decide its sign from their assumptions.
+    """
+    if slope.free_symbols:
+        if slope.is_positive:
+            return -1
+        if slope.is_negative:
+            return 1
+        return 0 if slope.is_zero else None
     value = integral_value(slope) if slope.has(sp.Integral) else float(sp.N(slope, 20))
     return -1 if value > 0 else (1 if value < 0 else 0)
+
+
+def _descent_condition(slope: sp.Expr | None) -> sp.Basic | None:
+    """Where ``eps < 0`` lowers the entropy: ``dH/d eps > 0`` in the law's parameters."""
+    if slope is None:
+        return None
+    return sp.Gt(slope, 0)
 
 
 def _point_slope(pieces: list, shapes: list[sp.Expr], defaults: dict) -> sp.Expr:
@@ -562,7 +644,7 @@ def _end_term(m: sp.Expr, at: sp.Expr, side: str) -> sp.Expr:
     that ``1 + erf(x)`` needs there): below ``1e-40`` and falling by ten
     orders of magnitude per step. Anything slower gets SymPy's limit.
     """
-    if at.is_finite:
+    if at.is_finite or m.free_symbols - {x}:
         return one_sided(m, x, at, side)
     import mpmath
 
@@ -587,10 +669,20 @@ def _note(
     sign: int,
     weighted: bool,
     paper_eps: float | None,
+    condition: sp.Basic | None = None,
 ) -> str:
     """The plain-language sign finding: gradient step, complete first variation, descent."""
     a, b = interval
     note = f"The Euler-Lagrange (gradient) step has eps = -eta*({sp.sstr(c)}) < 0"
+    if sign is None:
+        note += (
+            f"; dH/deps at 0 on ({a}, {b}) is {sp.sstr(slope)}, whose sign depends on the "
+            "law's parameters: entropy descent takes eps < 0 where "
+            f"{sp.sstr(condition)} and eps > 0 where it is reversed."
+            if slope is not None
+            else "; the descent sign depends on the law's parameters."
+        )
+        return note
     if slope is not None:
         rel = "> 0" if sign < 0 else ("< 0" if sign > 0 else "= 0")
         # sstr() would evaluate an unevaluated Integral to order the terms: print its value.

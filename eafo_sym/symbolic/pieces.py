@@ -35,8 +35,14 @@ __all__ = [
 EXACT_TIME_LIMIT = 3.0
 
 
-def check_activation(f: sp.Expr, what: str = "activation") -> sp.Expr:
-    """Validate that ``f`` is a real SymPy expression of :data:`x` alone."""
+def check_activation(
+    f: sp.Expr, what: str = "activation", parameters: Any = ()
+) -> sp.Expr:
+    """Validate that ``f`` is a real SymPy expression of :data:`x` alone.
+
+    ``parameters`` are further symbols ``f`` may hold: an input law's
+    (``mu``, ``sigma``) in a derivation under a parametric law.
+    """
     if not isinstance(f, sp.Basic):
         raise TypeError(f"{what} must be a SymPy expression, got {type(f).__name__}")
     if isinstance(f, (sp.Rel, sp.logic.boolalg.Boolean)) and not isinstance(f, sp.Expr):
@@ -49,7 +55,7 @@ def check_activation(f: sp.Expr, what: str = "activation") -> sp.Expr:
     others = {s for s in f.atoms(sp.Symbol) if s.name == "x" and s != x}
     if others:
         raise ValueError(f"{what} uses a symbol 'x' that is not eafo_sym.x (use eafo_sym.x)")
-    extra = f.free_symbols - {x}
+    extra = f.free_symbols - {x} - set(parameters)
     if extra:
         names = ", ".join(sorted(map(str, extra)))
         raise ValueError(
@@ -74,6 +80,16 @@ def breakpoints(expr: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> list[sp.Expr]:
             for rel in cond.atoms(sp.Rel):
                 sols = sp.solve(sp.Eq(rel.lhs, rel.rhs), x)
                 points.update(s for s in sols if s.is_real)
+    def outside(p: sp.Expr) -> bool:
+        return (p <= lo) == sp.true or (p >= hi) == sp.true
+
+    # A break at a symbol (a Laplace law's kink at mu) cannot be ordered with the others.
+    unordered = [p for p in points if not p.is_number and not outside(p)]
+    if unordered:
+        raise ValueError(
+            f"a piece begins at x = {', '.join(map(str, unordered))}, which depends on symbols, "
+            f"so it cannot be placed in ({lo}, {hi}); give the law's location a number"
+        )
     inside = [p for p in points if (p > lo) == sp.true and (p < hi) == sp.true]
     return sorted(inside, key=lambda p: float(p))
 

@@ -117,9 +117,9 @@ def taylor_terms(
     f: Any, h: Any, dist: Law, k: int, *, interval: Any = None, exact: bool = True
 ) -> list[TaylorTerm]:
     """The pieces of ``integral p (h'/f')^k`` with their closed forms where SymPy has them."""
-    f = check_activation(as_expression(f))
-    h = check_activation(as_expression(h), "direction h")
     dist = check_distribution(dist)
+    f = check_activation(as_expression(f), parameters=dist.symbols)
+    h = check_activation(as_expression(h), "direction h", dist.symbols)
     out = []
     for seg, p, hk in taylor_pieces(f, h, dist, interval):
         moment = (sp.diff(hk, x) / sp.diff(seg.expr, x)) ** k
