@@ -12,11 +12,16 @@ running estimate of the two moments selects one law in every family.
 The shape is written in the standardised variable ``u = (x - mu)/sigma``: ReLU under
 ``N(mu, sigma)`` gives ``u exp(-u**2/2)``, which is CRReLU's shape at ``mu = 0, sigma = 1``.
 
+>>> from eafo_sym.symbolic.symbols import x
 >>> c = parametric_correction("relu")
 >>> c.shape
-(-mu + x)*exp(-(mu - x)**2/(2*sigma**2))/sigma
+(-mu + x)*exp(-(-mu + x)**2/(2*sigma**2))/sigma
 >>> sp.simplify(c.shape.subs({MU: 0, SIGMA: 1}) - x * sp.exp(-x**2 / 2))
 0
+
+The Laplace density has a kink at its location, which the derivation must place against
+the base's own kinks: ReLU's correction under a Laplace law needs a numeric ``mu``
+(``parametric_correction("relu", "laplace", mu=0)``; ``sigma`` stays symbolic).
 """
 
 from __future__ import annotations
@@ -47,8 +52,8 @@ def moment_matched(family: str = "normal", mu: Any = MU, sigma: Any = SIGMA, *,
 
     >>> moment_matched("laplace").params["b"]
     sqrt(2)*sigma/2
-    >>> sp.simplify(moment_matched("logistic", 0, 2).scipy.std() - 2) == 0
-    True
+    >>> sp.simplify(moment_matched("logistic").params["s"] ** 2 * sp.pi**2 / 3)  # variance
+    sigma**2
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
@@ -64,13 +69,16 @@ def moment_matched(family: str = "normal", mu: Any = MU, sigma: Any = SIGMA, *,
     return student_t(nu, mu, sigma * sp.sqrt((nu - 2) / nu))
 
 
-def parametric_correction(base: Any = "relu", family: str = "normal", *, nu: Any = 5,
-                          taylor_order: int = 0) -> Correction:
+def parametric_correction(base: Any = "relu", family: str = "normal", *, mu: Any = MU,
+                          sigma: Any = SIGMA, nu: Any = 5, taylor_order: int = 0) -> Correction:
     """The EAFO correction of ``base`` under :func:`moment_matched` ``(family)``, in mu, sigma.
 
     Args:
         base: A base activation (see :func:`~eafo_sym.symbolic.eafo.derive_correction`).
         family: ``"normal"``, ``"laplace"``, ``"logistic"`` or ``"student_t"``.
+        mu: The law's mean (default the symbol ``mu``; a number for a Laplace law and a
+            base with a kink).
+        sigma: The law's standard deviation (default the symbol ``sigma``).
         nu: Student-t's degrees of freedom.
         taylor_order: Taylor coefficients of the entropy to derive (0: none).
 
@@ -79,5 +87,5 @@ def parametric_correction(base: Any = "relu", family: str = "normal", *, nu: Any
         ``base + epsilon * shape`` with ``shape`` in ``x``, ``mu`` and ``sigma``, and
         ``coefficient * shape`` is ``w * dH/df = -w (p/f')'``.
     """
-    return derive_correction(base, moment_matched(family, nu=nu), taylor_order=taylor_order,
-                             y_space=False)
+    return derive_correction(base, moment_matched(family, mu, sigma, nu=nu),
+                             taylor_order=taylor_order, y_space=False)

@@ -24,7 +24,7 @@ parameters, which are never trained. ``ACTIVATIONS`` maps registry names
 # a module that ruff checks (this template is never imported).
 # ruff: noqa: UP035, UP045
 
-from typing import List, Optional, Tuple
+from typing import Optional
 
 import torch
 
@@ -45,7 +45,7 @@ def _check_law_arguments(owner: str, momentum: float, dim: Optional[int],
         raise ValueError(f"{owner}: num_channels={num_channels} needs dim= (the channel dimension)")
 
 
-def _law_shape(x: torch.Tensor, dim: Optional[int], channels: int) -> Tuple[List[int], List[int]]:
+def _law_shape(x: torch.Tensor, dim: Optional[int], channels: int) -> tuple[list[int], list[int]]:
     """(dimensions reduced over, shape that lays the law's buffers along x) for ``dim``."""
     if dim is None:
         return list(range(x.dim())), []
