@@ -88,3 +88,16 @@ def test_import_benchmark_smoke_run_and_refusal_to_overwrite(tmp_path):
     again = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert again.returncode == 2 and "--force" in again.stderr
     assert (tmp_path / "import_bench.md").read_text() == md
+
+
+def test_dynamic_benchmark_smoke_run(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_dynamic.py"), "--smoke",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "dynamic_bench.json").read_text())
+    assert set(data["ratios"]["2^10"]) == {"eager", "compiled"}
+    assert all(r > 0 for r in data["ratios"]["2^10"].values())
+    assert "dynamic / static" in (tmp_path / "dynamic_bench.md").read_text()
