@@ -29,3 +29,8 @@ def test_the_form_is_the_parametric_correction():
     f = dynamic_form("crrelu")
     assert [str(p) for p in f.params] == ["epsilon", "mu", "sigma"]
     assert [str(p) for p in f.learnable_params] == ["epsilon"]
+
+
+def test_a_base_names_the_twin_of_its_correction():
+    text = backend_source("dynamic", ["relu", "crrelu"])
+    assert text.count("class DynamicCRReLU(torch.nn.Module):") == 1

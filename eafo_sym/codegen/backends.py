@@ -102,7 +102,7 @@ BACKENDS: dict[str, Backend] = {
         ),
         Backend(
             "dynamic",
-            "printers.torch:EafoTorchModulePrinter",
+            "printers.dynamic:DynamicTorchPrinter",
             "assemblers.dynamic:dynamic_source",
             DYNAMIC_PATH,
             "eafo_sym.dynamic",

@@ -24,7 +24,7 @@ from ...symbolic.symbols import eps, x
 from .. import templates
 from ..files import DEFAULT_COMMAND
 from ..forms import ActivationForm
-from ..printers.torch import EafoTorchModulePrinter
+from ..printers.dynamic import DynamicTorchPrinter
 from .common import doc_expr
 from .torch import _function_class, _function_defs, torch_source
 
@@ -97,10 +97,24 @@ def _normalisation(shape: sp.Expr, static: sp.Expr) -> sp.Expr:
     return k
 
 
+def _derived_name(name: str) -> str | None:
+    """The EAFO-derived activation for a registry name: itself, or a base's correction."""
+    if name in catalog.names() and catalog.get(name).derived:
+        return name
+    corrected = "crrelu" if name == "relu" else f"eafo_{name}"
+    if name in ("relu", *catalog.CORRECTED_BASES) and corrected in catalog.names():
+        return corrected
+    return None
+
+
 def dynamic_forms(forms: Iterable[ActivationForm]) -> list[ActivationForm]:
-    """Dynamic twins of the EAFO-derived activations among ``forms`` (registry forms)."""
-    return [dynamic_form(f.name) for f in forms
-            if catalog.get(f.name).derived and f.name not in NOT_PRINTED]
+    """Dynamic twins of the activations among ``forms`` (registry forms) that have one.
+
+    A derived activation (``crrelu``, ``eafo_elu``) and its base (``relu``, ``elu``) name
+    the same twin (``dynamic_crrelu``, ``dynamic_eafo_elu``).
+    """
+    names = dict.fromkeys(_derived_name(f.name) for f in forms)
+    return [dynamic_form(n) for n in names if n is not None and n not in NOT_PRINTED]
 
 
 def _module_class(f: ActivationForm) -> list[str]:
@@ -188,7 +202,7 @@ def dynamic_source(
     forms: Iterable[ActivationForm],
     command: str = DEFAULT_COMMAND,
     *,
-    printer: type = EafoTorchModulePrinter,
+    printer: type = DynamicTorchPrinter,
 ) -> str:
     """The text of ``eafo_sym/dynamic.py`` for the EAFO-derived activations among ``forms``.
 
@@ -199,8 +213,8 @@ def dynamic_source(
     dynamic = dynamic_forms(forms)
     if not dynamic:
         names = ", ".join(f.name for f in forms)
-        raise ValueError(f"dynamic EAFO needs an EAFO-derived activation (crrelu, eafo_*); "
-                         f"got {names}")
+        raise ValueError(f"dynamic EAFO needs an EAFO-derived activation (crrelu, eafo_*) or "
+                         f"its base (relu, {', '.join(catalog.CORRECTED_BASES)}); got {names}")
     return torch_source(dynamic, command, templates.docstring("dynamic.py"), printer=printer,
                         block=_block, sections=[("dynamic.py", "law")],
                         typing="Callable, List, NamedTuple, Optional, Tuple")
