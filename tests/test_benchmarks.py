@@ -107,3 +107,16 @@ def test_design_benchmark_smoke_run(tmp_path):
          str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
     assert again.returncode == 2 and "pass --force" in again.stderr
+
+
+def test_dynamic_benchmark_smoke_run(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_dynamic.py"), "--smoke",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "dynamic_bench.json").read_text())
+    assert set(data["ratios"]["2^10"]) == {"eager", "compiled"}
+    assert all(r > 0 for r in data["ratios"]["2^10"].values())
+    assert "dynamic / static" in (tmp_path / "dynamic_bench.md").read_text()

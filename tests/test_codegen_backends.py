@@ -39,7 +39,7 @@ def test_cli_offers_every_row(name, capsys):
 
 
 def test_unknown_backend_is_refused():
-    with pytest.raises(ValueError, match="unknown backend 'fortran'; choose cpp, jax"):
+    with pytest.raises(ValueError, match="unknown backend 'fortran'; choose cpp, dynamic, jax"):
         resolve("fortran")
     with pytest.raises(ValueError, match="unknown backend"):
         backend_source("fortran", ["relu"])

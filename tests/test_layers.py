@@ -25,7 +25,7 @@ RANKS = [
     (4, ("numeric",)),
     (5, ("codegen",)),
     (6, ("nn", "fused", "paper", "dynamic")),
-    (7, ("design", "reproduce", "experiment")),
+    (7, ("design", "observe", "reproduce", "experiment")),
     (8, ("commands", "cli")),
 ]
 #: Former module names, kept as deprecated re-exports; they sit above what they re-export.

@@ -7,13 +7,13 @@ by ``"module:attribute"`` inside :mod:`eafo_sym.codegen`, loaded on first use: r
 table (the CLI does, at start-up) imports neither SymPy nor torch.
 
 >>> sorted(BACKENDS)
-['cpp', 'jax', 'numpy', 'torch']
+['cpp', 'dynamic', 'jax', 'numpy', 'torch']
 >>> BACKENDS["cpp"].runtime, BACKENDS["cpp"].default_path.name
 ('eafo_sym.fused', 'fused.cpp')
 >>> resolve("fortran")
 Traceback (most recent call last):
 ...
-ValueError: unknown backend 'fortran'; choose cpp, jax, numpy or torch
+ValueError: unknown backend 'fortran'; choose cpp, dynamic, jax, numpy or torch
 """
 
 from __future__ import annotations
@@ -29,12 +29,15 @@ from .files import DEFAULT_COMMAND
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from .forms import ActivationForm
 
-__all__ = ["BACKENDS", "CPP_PATH", "NN_PATH", "Backend", "numpy_source", "resolve"]
+__all__ = ["BACKENDS", "CPP_PATH", "DYNAMIC_PATH", "NN_PATH", "Backend", "numpy_source", "resolve"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 #: Where ``eafo-sym codegen`` writes the torch modules by default.
 NN_PATH = _PACKAGE / "nn.py"
+
+#: Where ``eafo-sym codegen --backend dynamic`` writes the dynamic EAFO modules.
+DYNAMIC_PATH = _PACKAGE / "dynamic.py"
 
 #: Where ``eafo-sym codegen --backend cpp`` writes the fused kernels (:mod:`eafo_sym.fused`).
 CPP_PATH = _PACKAGE / "csrc" / "fused.cpp"
@@ -96,6 +99,15 @@ BACKENDS: dict[str, Backend] = {
             CPP_PATH,
             "eafo_sym.fused",
             "fused C++ CPU kernels, one pass each way",
+        ),
+        Backend(
+            "dynamic",
+            "printers.dynamic:DynamicTorchPrinter",
+            "assemblers.dynamic:dynamic_source",
+            DYNAMIC_PATH,
+            "eafo_sym.dynamic",
+            "torch modules whose EAFO correction follows the running law N(mu, sigma) of "
+            "their input",
         ),
         Backend(
             "numpy",

@@ -67,10 +67,16 @@ def _as_x_like(expr: sp.Expr, printed: str) -> str:
     return f"(torch.zeros_like(x) + ({printed})).to(x.dtype)"
 
 
-def _function_defs(f: ActivationForm, pr) -> list[str]:
-    """The printed functions: forward, gradients, derivative along a direction, second order."""
+def _function_defs(f: ActivationForm, pr, gradient_of: int | None = None) -> list[str]:
+    """The printed functions: forward, gradients, derivative along a direction, second order.
+
+    ``gradient_of``: how many of the parameters (the first ones) ``<name>_bwd`` returns
+    gradients for (default all); the autograd helpers give the others None, so a parameter
+    that is never trained (a dynamic activation's running law) costs nothing in backward.
+    """
     n, cls = f.name, f.class_name
     params = [str(p) for p in f.params]
+    trained = params if gradient_of is None else params[:gradient_of]
     args = ", ".join(["x", *params])
     dirs = ", ".join(str(direction(v)) for v in f.variables)
     out: list[str] = []
@@ -102,11 +108,11 @@ def _function_defs(f: ActivationForm, pr) -> list[str]:
     # grad_output is multiplied in before emitting, so that the product reuses a temporary.
     define(f"{n}_bwd_x({args}, grad_output)", f"{cls} input gradient ``grad_output * df/dx``.",
            [GRAD_OUTPUT * f.gradients[X]], [x_like])
-    if f.params:
+    if trained:
         define(f"{n}_bwd({args}, grad_output)",
-               f"{cls} gradients with respect to x and {', '.join(params)}.",
-               [GRAD_OUTPUT * f.gradients[v] for v in f.variables],
-               [x_like, *(reduced(p) for p in params)])
+               f"{cls} gradients with respect to x and {', '.join(trained)}.",
+               [GRAD_OUTPUT * f.gradients[v] for v in f.variables[:1 + len(trained)]],
+               [x_like, *(reduced(p) for p in trained)])
     tangent = sp.Add(*(direction(v) * f.gradients[v] for v in f.variables))
     define(f"{n}_jvp({args}, {dirs})",
            f"{cls} derivative along a direction: ``sum_v _d_v * df/dv`` (v = x, parameters).",
@@ -365,6 +371,9 @@ def torch_source(
     *,
     printer: type = EafoTorchModulePrinter,
     buffers: bool = False,
+    block=None,
+    sections: Sequence[tuple[str, str]] = (),
+    typing: str = "Callable, NamedTuple, Optional",
 ) -> str:
     """A standalone torch module file for ``forms`` (imports only torch and math).
 
@@ -376,6 +385,10 @@ def torch_source(
         buffers: Fixed parameters as registered float64 buffers (``state_dict``
             entries that follow ``module.to(device)``), not float attributes: what a
             design's module does with its input law's parameters.
+        block: ``(form, printer) -> str``, the code of one activation (default: its printed
+            functions, autograd Functions and ``nn.Module``, with ``buffers``).
+        sections: Further template sections ``(file, section)`` pasted after the helpers.
+        typing: The names imported from ``typing``.
 
     Returns:
         The file's text. The same input gives byte-identical text.
@@ -394,14 +407,16 @@ def torch_source(
         raise ValueError(f"two activations map to the same class name: {', '.join(dup)}")
     pr = printer()
     parts = header(forms, command, "#", "# ruff: noqa")
-    typing = "from typing import Callable, NamedTuple, Optional"
+    typing = f"from typing import {typing}"
     parts += [f'"""{doc or _DOC}"""', "", "import math", typing, "", "import torch", ""]
     all_names = sorted(["ACTIVATIONS", "PARAMETERS", "get_act_layer", *names])
     parts += ["__all__ = [" + ", ".join(repr(n) for n in all_names) + "]", ""]
     text = "\n".join(parts) + "\n" + templates.section("nn.py", "helpers")
     text += "\n\n" + templates.section("nn.py", "autograd")
+    for where in sections:
+        text += "\n\n" + templates.section(*where)
     for f in forms:
-        text += "\n\n" + _torch_block(f, pr, buffers)
+        text += "\n\n" + (block(f, pr) if block else _torch_block(f, pr, buffers))
     text += "\n\n#: Registry name -> class, as in eafo_sym.catalog.\n"
     text += "ACTIVATIONS: dict[str, type] = {\n"
     text += "".join(f"    {f.name!r}: {f.class_name},\n" for f in forms) + "}\n\n"
