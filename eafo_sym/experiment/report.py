@@ -259,8 +259,7 @@ def _accuracy_table(entries: list[dict[str, Any]], ref: str) -> list[str]:
         acc = f"{_pp(e['mean'], False)} ± {_pp(e['std'], False)}"
         loss = f"{e['loss_mean']:.3f} ± {e['loss_std'] or 0:.3f}"
         if "mean_diff" in e:
-            mark = " **" if e["resolved"] else ""
-            diff = f"{mark}{_pp(e['mean_diff'])}{mark.strip() and '**'}"
+            diff = f"**{_pp(e['mean_diff'])}**" if e["resolved"] else _pp(e["mean_diff"])
             rest = (f"{diff} | [{_pp(e['ci_low'])}, {_pp(e['ci_high'])}] | {_p(e['p'])} "
                     f"| {_p(e['p_holm'])} | {e['wins']}/{e['ties']}/{e['losses']}")  # fmt: skip
         else:

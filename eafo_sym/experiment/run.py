@@ -408,7 +408,10 @@ def run_experiment(p: Plan, *, progress: bool = True) -> RunResult:
         rows = merge_rows(kept, order)
         done = {row_key(r) for r in rows}
         todo = [c for c in order if c.key not in done]
-        out.write_text("data.json", json.dumps(_data_info(p), indent=1) + "\n")
+        info = _data_info(p)
+        if p.resume:  # a resumed run that selects fewer data sets keeps the others' records
+            info = {**(_read_json(p.folder / "data.json") or {}), **info}
+        out.write_text("data.json", json.dumps(info, indent=1) + "\n")
         out.write_text("rows.jsonl", _rows_text(rows))
         t0 = time.perf_counter()
         with tqdm(total=len(todo), desc="study", unit="cell", file=sys.stderr,
