@@ -69,6 +69,7 @@ def test_learned_eps_is_compared_with_the_derived_descent_sign():
 
     assert derive_crrelu().descent_sign == report.DESCENT_SIGN
     eps = report.analyse(_rows({"gelu": 0.0, "crrelu": 0.0}))["eps"]
+    assert all(e["activation"] == "crrelu" for e in eps)
     assert [(e["layer"], e["agree_with_descent_sign"], e["n"]) for e in eps] == [(0, 6, 6),
                                                                                  (1, 0, 6)]
 

@@ -210,7 +210,7 @@ def execute(
 def merge_rows(
     rows: Iterable[Mapping[str, Any]], order: Sequence[Cell] = ()
 ) -> list[dict[str, Any]]:
-    """Rows in the plan's order (others after them, sorted by key), one per key.
+    """Rows in the plan's order (others after them, in their order), one per key.
 
     A later row with the same key replaces an earlier one.
 
@@ -223,10 +223,9 @@ def merge_rows(
     """
     rank = {c.key: i for i, c in enumerate(order)}
     unique = {row_key(r): dict(r) for r in rows}
-    return [
-        unique[k]
-        for k in sorted(unique, key=lambda k: (rank.get(k, len(rank)), tuple(map(str, k))))
-    ]
+    # Rows outside the plan (a resumed run that selects less) keep their relative order.
+    first = {k: i for i, k in enumerate(unique)}
+    return [unique[k] for k in sorted(unique, key=lambda k: (rank.get(k, len(rank)), first[k]))]
 
 
 def cell_dict(cell: Cell) -> dict[str, Any]:

@@ -162,7 +162,9 @@ def _eps_table(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for (part, d, m, a, i), vals in cells.items():
         s = mean_std(vals)
-        agree = sum((v > 0) - (v < 0) == DESCENT_SIGN for v in vals)
+        # The derived sign is CRReLU's (ReLU's correction); another base has its own.
+        agree = sum((v > 0) - (v < 0) == DESCENT_SIGN for v in vals) if a.startswith(
+            "crrelu") else None
         out.append({"part": part, "data": d, "model": m, "activation": a, "layer": i,
                     "mean": round(s.mean, 5), "std": _nan_to_none(round(s.std, 5)),
                     "n": s.n, "agree_with_descent_sign": agree})  # fmt: skip
@@ -262,8 +264,10 @@ def _accuracy_table(entries: list[dict[str, Any]], ref: str) -> list[str]:
             diff = f"**{_pp(e['mean_diff'])}**" if e["resolved"] else _pp(e["mean_diff"])
             rest = (f"{diff} | [{_pp(e['ci_low'])}, {_pp(e['ci_high'])}] | {_p(e['p'])} "
                     f"| {_p(e['p_holm'])} | {e['wins']}/{e['ties']}/{e['losses']}")  # fmt: skip
-        else:
+        elif e["activation"] == ref:
             rest = "(reference) | | | | "
+        else:
+            rest = "(fewer than 2 paired seeds) | | | | "
         lines.append(f"| {e['activation']} | {e['seeds']} | {acc} | {loss} | {rest} |")
     return lines
 
@@ -337,19 +341,22 @@ def summary_markdown(analysis: Mapping[str, Any], meta: Mapping[str, Any] | None
             "",
             f"The derived descent sign for a standard normal input is {DESCENT_SIGN:+d} "
             "(`derive_crrelu().descent_sign`): a negative eps lowers the output entropy. "
-            "`agree` counts the seeds whose final eps has that sign.",
+            "`agree` counts the seeds whose final CRReLU eps has that sign.",
             "",
             "| part | data/model | activation | layer | eps (mean ± std) | agree |",
             "|---|---|---|---:|---:|---:|",
         ]
         for e in analysis["eps"]:
+            ag = e["agree_with_descent_sign"]
             out.append(f"| {e['part']} | {e['data']}/{e['model']} | {e['activation']} "
                        f"| {e['layer']} | {e['mean']:+.4f} ± {e['std'] or 0:.4f} "
-                       f"| {e['agree_with_descent_sign']}/{e['n']} |")  # fmt: skip
-        total = sum(e["n"] for e in analysis["eps"])
-        agree = sum(e["agree_with_descent_sign"] for e in analysis["eps"])
-        out += ["", f"In all, {agree} of {total} learned eps (layers x seeds) have the "
-                "derived descent sign.", ""]  # fmt: skip
+                       f"| {'n/a' if ag is None else str(ag) + '/' + str(e['n'])} |")  # fmt: skip
+        crr = [e for e in analysis["eps"] if e["agree_with_descent_sign"] is not None]
+        total = sum(e["n"] for e in crr)
+        agree = sum(e["agree_with_descent_sign"] for e in crr)
+        out += ["", f"In all, {agree} of {total} learned CRReLU eps (layers x seeds) have the "
+                "derived descent sign (the `eafo_*` rows are shown for their sign only: each "
+                "base has its own derived sign).", ""]  # fmt: skip
     if analysis["cost"]:
         out += [
             "## Cost",

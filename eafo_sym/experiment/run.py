@@ -38,7 +38,16 @@ from typing import Any
 from . import report
 from .cells import PARTS, Cell, execute, generated_code_sha256, merge_rows, row_key
 
-__all__ = ["OWNER", "Plan", "RunResult", "default_out", "plan", "rewrite_report", "run_experiment"]
+__all__ = [
+    "OWNER",
+    "Plan",
+    "RunResult",
+    "default_out",
+    "plan",
+    "rewrite_report",
+    "run_experiment",
+    "write_meta",
+]
 
 #: Who writes the study's folders (recorded in their marker, see :mod:`eafo_sym.outputs`).
 OWNER = "eafo-sym experiment"
@@ -396,7 +405,6 @@ def run_experiment(p: Plan, *, progress: bool = True) -> RunResult:
         The rows, the number of cells run, the wall time, the summary, the folder
         and the failures (a failed cell leaves no row; a ``--resume`` retries it).
     """
-    import torch
     from tqdm.auto import tqdm
 
     from ..outputs import OutputDir
@@ -413,6 +421,8 @@ def run_experiment(p: Plan, *, progress: bool = True) -> RunResult:
             info = {**(_read_json(p.folder / "data.json") or {}), **info}
         out.write_text("data.json", json.dumps(info, indent=1) + "\n")
         out.write_text("rows.jsonl", _rows_text(rows))
+        # Written now too, so that a run cut off before the end still says what it was.
+        write_meta(out, p, wall=0.0, ran=0, failures=[], finished=False)
         t0 = time.perf_counter()
         with tqdm(total=len(todo), desc="study", unit="cell", file=sys.stderr,
                   disable=not progress, smoothing=0.05) as bar:  # fmt: skip
@@ -430,30 +440,47 @@ def run_experiment(p: Plan, *, progress: bool = True) -> RunResult:
 
             execute(todo, jobs=p.jobs, threads=p.threads, on_row=keep, on_error=fail)
         wall = time.perf_counter() - t0
-        meta = {
-            "command": p.command_line(),
-            "plan": {k: v for k, v in asdict(p).items() if k != "skipped"},
-            "skipped": [{"what": w, "why": y} for w, y in p.skipped],
-            "configs": _configs(p),
-            "cells": len(order),
-            "ran_this_call": len(todo),
-            "failures": failures,
-            "wall_seconds_this_call": round(wall, 1),
-            "cpu_count": os.cpu_count(),
-            "torch_version": torch.__version__,
-            "python": platform.python_version(),
-            "generated_code_sha256": generated_code_sha256(),
-            "selection": "final epoch (no early stopping or model selection); "
-            "layer measurements on the validation split",
-        }
-        old = _read_json(p.folder / "meta.json") if p.resume else None
-        if old and isinstance(old.get("wall_seconds"), (int, float)):
-            meta["wall_seconds"] = round(old["wall_seconds"] + wall, 1)
-        else:
-            meta["wall_seconds"] = round(wall, 1)
-        out.write_text("meta.json", json.dumps(meta, indent=2) + "\n")
+        meta = write_meta(out, p, wall=wall, ran=len(todo), failures=failures, finished=True)
         summary = report.write_report(out, rows, baseline=p.baseline, meta=meta)
     return RunResult(rows, len(todo), wall, summary, p.folder, failures)
+
+
+def write_meta(
+    out: Any, p: Plan, *, wall: float, ran: int, failures: list[str], finished: bool
+) -> dict[str, Any]:
+    """Write ``meta.json`` for plan ``p`` into ``out`` (an OutputDir); return it.
+
+    ``wall_seconds`` adds ``wall`` to the total of the folder's earlier calls
+    (``wall_seconds_before``), so a resumed study states its whole wall time.
+    """
+    import torch
+
+    old = _read_json(p.folder / "meta.json") or {}
+    before = old.get("wall_seconds_before", 0.0) if not old.get("finished", True) else (
+        old.get("wall_seconds", 0.0)
+    )
+    before = before if p.resume and isinstance(before, (int, float)) else 0.0
+    meta = {
+        "command": p.command_line(),
+        "finished": finished,
+        "plan": {k: v for k, v in asdict(p).items() if k != "skipped"},
+        "skipped": [{"what": w, "why": y} for w, y in p.skipped],
+        "configs": _configs(p),
+        "cells": len(p.cells),
+        "ran_this_call": ran,
+        "failures": failures,
+        "wall_seconds_before": round(before, 1),
+        "wall_seconds_this_call": round(wall, 1),
+        "wall_seconds": round(before + wall, 1),
+        "cpu_count": os.cpu_count(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "generated_code_sha256": generated_code_sha256(),
+        "selection": "final epoch (no early stopping or model selection); "
+        "layer measurements on the validation split",
+    }
+    out.write_text("meta.json", json.dumps(meta, indent=2) + "\n")
+    return meta
 
 
 def _configs(p: Plan) -> dict[str, Any]:
