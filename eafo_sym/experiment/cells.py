@@ -216,8 +216,10 @@ def merge_rows(
 
     >>> a = {"part": "main", "data": "d", "model": "m", "activation": "gelu", "seed": 1}
     >>> b = {**a, "seed": 0}
-    >>> [r["seed"] for r in merge_rows([a, b])]
-    [0, 1]
+    >>> [r["seed"] for r in merge_rows([a, b])]  # no plan: the order they came in
+    [1, 0]
+    >>> [r["seed"] for r in merge_rows([a, b, {**a, "test_accuracy": 0.5}])]  # later wins
+    [1, 0]
     >>> [r["seed"] for r in merge_rows([b, a], [Cell("main", "d", "m", "gelu", 1)])]
     [1, 0]
     """
