@@ -70,3 +70,30 @@ def test_paired_vs_matches_seeds_by_value():
     with pytest.raises(ValueError, match="duplicate"):
         stats.summarize(rows + rows[:1])
 
+
+
+def test_holm_matches_the_step_down_rule_by_hand():
+    from eafo_sym.experiment.stats import holm
+
+    p = [0.04, 0.001, 0.03, math.nan, 0.2]
+    # Sorted: 0.001 (x4), 0.03 (x3), 0.04 (x2), 0.2 (x1); running maximum; nan left out.
+    assert holm(p)[:3] == pytest.approx([0.09, 0.004, 0.09])
+    assert math.isnan(holm(p)[3]) and holm(p)[4] == pytest.approx(0.2)
+    assert holm([0.5, 0.9]) == [1.0, 1.0]  # capped at 1
+
+
+def test_spearman_matches_scipy_and_its_bootstrap_covers_it():
+    from scipy import stats
+
+    from eafo_sym.experiment.stats import spearman_ci
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(60)
+    b = -a + 0.8 * rng.standard_normal(60)
+    c = spearman_ci(a, b)
+    assert c.rho == pytest.approx(stats.spearmanr(a, b).statistic)
+    assert c.low < c.rho < c.high < 0 and c.n == 60
+    noise = spearman_ci(a, rng.standard_normal(60))
+    assert noise.low < 0 < noise.high
+    with pytest.raises(ValueError, match=">= 3 pairs"):
+        spearman_ci([1, 2], [2, 1])
