@@ -31,7 +31,7 @@ def test_relu_normal_reproduces_crrelu_and_its_sign():
 
 
 def test_tanh_perturbation_under_logistic_against_independent_numbers():
-    d = design("x + 0.3*tanh(x)", logistic(), taylor_order=2)
+    d = design("x + 0.3*tanh(x)", logistic(), taylor_order=1)
     assert d.passed
     c = d.correction
     law = stats.logistic()
@@ -48,7 +48,7 @@ def test_tanh_perturbation_under_logistic_against_independent_numbers():
 
 
 def test_softplus_under_student_t():
-    d = design("softplus", student_t(5), taylor_order=2)
+    d = design("softplus", student_t(5), taylor_order=1)
     assert d.passed and d.correction.gradient_step_eps.has(sp.Symbol)
     # The end term at +oo has no closed limit here: the sign is reported undetermined, not guessed.
     assert d.descent_sign in (-1, 0, 1)
