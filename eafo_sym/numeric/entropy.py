@@ -182,6 +182,19 @@ class _Branch:
         return None
 
 
+def _value(fn, t: float) -> float:
+    """``f(t)`` as a float, nan where evaluating it fails (a pole: division by zero)."""
+    try:
+        return float(fn(t))
+    except (ZeroDivisionError, OverflowError, ValueError):
+        return math.nan
+
+
+def _inward(t: float, side: float, k: int) -> float:
+    """The point ``10**-k`` (relative to ``|t|`` beyond 1) from ``t`` towards ``side``."""
+    return t + side * 10.0**-k * max(1.0, abs(t))
+
+
 def _finite_end(fn, t: float, other: float) -> tuple[float, float]:
     """A bracket end for root finding at ``t`` (or inward of it) where ``f`` is finite.
 
@@ -193,20 +206,10 @@ def _finite_end(fn, t: float, other: float) -> tuple[float, float]:
     """
     with np.errstate(all="ignore"):
         if math.isfinite(t):
-            try:
-                v = float(fn(t))
-            except (ZeroDivisionError, OverflowError, ValueError):
-                v = math.nan
-            if math.isfinite(v):
-                return t, v
             # A pole at the end ((x - 2)/|x| at 0): the nearest point inward that is finite.
             side = math.copysign(1.0, other - t)
-            for k in (12, 9, 6):
-                s = t + side * 10.0**-k * max(1.0, abs(t))
-                try:
-                    v = float(fn(s))
-                except (ZeroDivisionError, OverflowError, ValueError):
-                    continue
+            for s in (t, *(_inward(t, side, k) for k in (12, 9, 6))):
+                v = _value(fn, s)
                 if math.isfinite(v):
                     return s, v
             return t, math.nan
@@ -220,18 +223,31 @@ def _finite_end(fn, t: float, other: float) -> tuple[float, float]:
     return t, math.nan
 
 
-def _endpoint_value(fn, t: float) -> float:
-    """f at a finite end, or its numeric limit at an infinite one (``+-inf`` if f grows).
+def _endpoint_value(fn, t: float, side: float) -> float:
+    """f at an end of a branch: approached from ``side`` (+1: from above) at a finite end,
+    its numeric limit at an infinite one; ``+-inf`` at a pole or where f grows.
 
-    The limit is f at ``+-1e8`` when that has settled (f at ``+-1e7`` agrees
-    to 1e-6); otherwise f is unbounded there. Reporting ``f(1e8)`` as the end
-    of the range of ``x`` made ``1e8`` look like the end of another branch's
-    outputs, a breakpoint that left a piece of eight decades to one rule.
+    At an infinite end the limit is f at ``+-1e8`` when that has settled (f at
+    ``+-1e7`` agrees to 1e-6); otherwise f is unbounded there. Reporting
+    ``f(1e8)`` as the end of the range of ``x`` made ``1e8`` look like the end
+    of another branch's outputs, a breakpoint that left a piece of eight
+    decades to one rule. At a finite end, ``(x - 2)/|x|`` is split at its pole
+    ``x = 0``: f there is a division by zero, while the branch's range ends at
+    ``-inf`` (from the left) or ``+inf``.
     """
-    if math.isfinite(t):
-        return float(fn(t))
-    values = {}
     with np.errstate(all="ignore"):
+        if math.isfinite(t):
+            v = _value(fn, t)
+            if math.isfinite(v):
+                return v
+            near = [_value(fn, _inward(t, side, k)) for k in (6, 9, 12)]
+            if all(math.isfinite(u) for u in near):
+                if abs(near[2] - near[1]) <= 1e-6 * (1 + abs(near[2])):
+                    return near[2]
+                if abs(near[2]) > abs(near[1]) > abs(near[0]):
+                    return math.copysign(math.inf, near[2])
+            return v
+        values = {}
         for k in range(1, 9):
             v = float(fn(math.copysign(10.0**k, t)))
             if math.isfinite(v):
@@ -245,32 +261,6 @@ def _endpoint_value(fn, t: float) -> float:
     return last
 
 
-def _one_sided_value(fn, t: float, side: float) -> float:
-    """f at a finite end ``t`` approached from ``side`` (+1: from above), ``+-inf`` at a pole.
-
-    ``(x - 2)/|x|`` is split at its pole ``x = 0``: f there is a division by zero,
-    while the branch's range ends at ``-inf`` (from the left) or ``+inf``.
-    """
-    with np.errstate(all="ignore"):
-        try:
-            v = float(fn(t))
-        except (ZeroDivisionError, OverflowError, ValueError):
-            v = math.nan
-        if math.isfinite(v):
-            return v
-        near = []
-        for k in (6, 9, 12):
-            try:
-                near.append(float(fn(t + side * 10.0**-k * max(1.0, abs(t)))))
-            except (ZeroDivisionError, OverflowError, ValueError):
-                near.append(math.nan)
-    if all(math.isfinite(u) for u in near) and abs(near[2] - near[1]) <= 1e-6 * (1 + abs(near[2])):
-        return near[2]
-    if all(math.isfinite(u) for u in near) and abs(near[2]) > abs(near[1]) > abs(near[0]):
-        return math.copysign(math.inf, near[2])
-    return v
-
-
 def _branches(seg: Segment, a: float, b: float) -> list[_Branch]:
     d = sp.diff(seg.expr, x)
     fn, dfn, log_fp = numeric(seg.expr), numeric(d), LogAbs(d)
@@ -278,8 +268,7 @@ def _branches(seg: Segment, a: float, b: float) -> list[_Branch]:
     singular = tuple(touching_zeros(d, a, b))
     out = []
     for lo_x, hi_x in zip(cuts[:-1], cuts[1:], strict=True):
-        va = _one_sided_value(fn, lo_x, 1.0) if math.isfinite(lo_x) else _endpoint_value(fn, lo_x)
-        vb = _one_sided_value(fn, hi_x, -1.0) if math.isfinite(hi_x) else _endpoint_value(fn, hi_x)
+        va, vb = _endpoint_value(fn, lo_x, 1.0), _endpoint_value(fn, hi_x, -1.0)
         inner = tuple(t for t in singular if lo_x < t < hi_x)
         out.append(_Branch(lo_x, hi_x, fn, dfn, log_fp, min(va, vb), max(va, vb), inner))
     return out
